@@ -1,0 +1,1 @@
+"""Torget HTTP gateway."""

@@ -1,0 +1,1 @@
+"""Torget attendance service: lessons, attendance marks, guardian absence reports and lesson plans."""

@@ -1,0 +1,12 @@
+from torget_documents.service import DocumentsService
+
+
+def test_health_reports_database_and_outbox(start_service):
+    service = start_service(DocumentsService, "documents")
+
+    report = service.health()
+
+    assert report["service"] == "documents"
+    assert report["status"] == "ok"
+    assert report["database"] == "ok"
+    assert report["outbox"] == {"pending": 0, "sent": 0, "failed": 0}

@@ -1,0 +1,7 @@
+"""The nameko entrypoints of the documents service."""
+
+from torget_shared.service import ServiceBase
+
+
+class DocumentsService(ServiceBase):
+    name = "documents"

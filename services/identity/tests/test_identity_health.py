@@ -1,0 +1,12 @@
+from torget_identity.service import IdentityService
+
+
+def test_health_reports_database_and_outbox(start_service):
+    service = start_service(IdentityService, "identity")
+
+    report = service.health()
+
+    assert report["service"] == "identity"
+    assert report["status"] == "ok"
+    assert report["database"] == "ok"
+    assert report["outbox"] == {"pending": 0, "sent": 0, "failed": 0}

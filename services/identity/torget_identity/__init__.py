@@ -1,0 +1,1 @@
+"""Torget identity service: accounts, BankID login, sessions and tokens, contact details."""

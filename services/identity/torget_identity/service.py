@@ -1,0 +1,7 @@
+"""The nameko entrypoints of the identity service."""
+
+from torget_shared.service import ServiceBase
+
+
+class IdentityService(ServiceBase):
+    name = "identity"

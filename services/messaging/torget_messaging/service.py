@@ -1,0 +1,7 @@
+"""The nameko entrypoints of the messaging service."""
+
+from torget_shared.service import ServiceBase
+
+
+class MessagingService(ServiceBase):
+    name = "messaging"

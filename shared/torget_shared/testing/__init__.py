@@ -1,0 +1,1 @@
+"""Test support for the Torget services: real RabbitMQ and PostgreSQL fixtures."""
