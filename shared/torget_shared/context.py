@@ -1,6 +1,6 @@
 """The correlation id of the work in progress.
 
-A context variable holds it, so every log line written while handling one
+A context variable stores it, so every log line written while handling one
 request, RPC call or event carries the same id. eventlet gives each
 greenthread its own context, and so does each thread of the gateway.
 """

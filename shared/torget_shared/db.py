@@ -1,6 +1,6 @@
 """SQLAlchemy 2 engine, sessions and the nameko database dependency.
 
-Each service declares its tables on its own ``MetaData``; the outbox and inbox
+Each service declares its tables on its own ``MetaData``. The outbox and inbox
 tables are added to that metadata by :func:`add_platform_tables`, so one
 Alembic history per service creates them together with the domain tables.
 """
@@ -100,7 +100,7 @@ def make_engine(url: str, green: bool = False) -> Engine:
 
 
 class WorkerDatabase:
-    """The database as one worker sees it: a lazily opened session."""
+    """Database access of one worker: a session opened on first use."""
 
     def __init__(self, session_factory: sessionmaker, on_commit):
         self._session_factory = session_factory

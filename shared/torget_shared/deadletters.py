@@ -4,8 +4,8 @@
     torget-dead-letters replay QUEUE [--message-id ID]
 
 ``list`` shows each dead letter without taking it off its queue. ``replay``
-moves dead letters back onto the handler's queue with the attempt count reset;
-it acks a dead letter only after the broker confirmed the copy.
+moves dead letters back onto the handler's queue with the attempt count reset.
+It acks a dead letter only after the broker confirmed the copy.
 """
 
 import argparse

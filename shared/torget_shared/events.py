@@ -3,7 +3,7 @@
 Every event on the bus is an envelope: ``event_id``, ``event_type``,
 ``event_version``, ``occurred_at`` (UTC, ISO 8601), ``producer``,
 ``correlation_id`` and ``payload``. One marshmallow schema per event type and
-version describes the payload; producer and consumers load the same schema
+version describes the payload. Producer and consumers load the same schema
 from here, so a payload that breaks the contract fails where it is written.
 """
 

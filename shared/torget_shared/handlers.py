@@ -2,7 +2,7 @@
 
 nameko acks the message of a handler that raised and drops it. The handler
 here instead republishes the message to a retry queue whose TTL is the next
-back-off delay; when the TTL runs out RabbitMQ dead-letters it back onto the
+back-off delay. When the TTL runs out, RabbitMQ dead-letters it back onto the
 handler's queue. After the last delay the message goes to ``<queue>.dead``,
 where ``torget-dead-letters`` lists and replays it. The original message is
 acked only after the republish is confirmed, so a crash in between repeats
@@ -10,7 +10,7 @@ the message rather than losing it.
 
 Queues for the handler ``evt-<source>-<type>--<service>.<method>``:
 
-- ``<queue>.retry.<n>``: holds a failed message for the n-th delay;
+- ``<queue>.retry.<delay>ms``: holds a failed message for one back-off delay;
 - ``<queue>.dead``: messages that failed every attempt or were malformed.
 """
 
@@ -40,14 +40,20 @@ class PermanentError(Exception):
     """A failure that no retry can mend; the message goes straight to the dead-letter queue."""
 
 
-def retry_queue(queue_name: str, attempt: int, delay: float) -> Queue:
+def retry_queue(queue_name: str, delay: float) -> Queue:
+    """Return the queue that keeps a failed message for ``delay`` seconds.
+
+    The delay is part of the name because RabbitMQ refuses to redeclare a
+    queue with another TTL: a changed delay gets a queue of its own.
+    """
+    delay_ms = int(delay * 1000)
     return Queue(
-        f"{queue_name}.retry.{attempt}",
+        f"{queue_name}.retry.{delay_ms}ms",
         exchange=DEFAULT_EXCHANGE,
-        routing_key=f"{queue_name}.retry.{attempt}",
+        routing_key=f"{queue_name}.retry.{delay_ms}ms",
         durable=True,
         queue_arguments={
-            "x-message-ttl": int(delay * 1000),
+            "x-message-ttl": delay_ms,
             "x-dead-letter-exchange": "",
             "x-dead-letter-routing-key": queue_name,
         },
@@ -73,10 +79,7 @@ class ReliableEventHandler(EventHandler):
     def setup(self) -> None:
         super().setup()
         self.retry_delays = _configured_delays(self.container.config)
-        self.retry_queues = [
-            retry_queue(self.queue.name, attempt, delay)
-            for attempt, delay in enumerate(self.retry_delays, start=1)
-        ]
+        self.retry_queues = [retry_queue(self.queue.name, delay) for delay in self.retry_delays]
         self.dead_queue = dead_letter_queue(self.queue.name)
         self.publisher = Publisher(self.container.config["AMQP_URI"], use_confirms=True)
 

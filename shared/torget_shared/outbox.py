@@ -8,7 +8,7 @@ event is late but never lost.
 
 Row states: ``pending`` (waiting, or waiting for a retry at ``available_at``),
 ``sent``, and ``failed`` once every retry delay is used up. A relay claims rows
-with a lease (``claimed_by``, ``claimed_until``); when a relay dies holding a
+with a lease (``claimed_by``, ``claimed_until``). When a relay dies holding a
 claim, the lease runs out and another relay takes the rows over. A row may
 therefore be published twice, which is why every consumer is idempotent.
 """
@@ -56,7 +56,7 @@ def define_outbox_table(metadata: MetaData) -> Table:
     )
 
 
-# The relay and writer work on this copy; each service's own metadata holds an
+# The relay and writer use this copy. Each service's own metadata contains an
 # identical definition (see torget_shared.platform_tables) for its migrations.
 outbox_table = define_outbox_table(MetaData())
 

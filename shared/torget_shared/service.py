@@ -1,4 +1,4 @@
-"""What every Torget service class shares: database, correlation id, health RPC."""
+"""Base service class: database, correlation id and health RPC shared by every service."""
 
 import logging
 
@@ -68,7 +68,7 @@ class ServiceBase:
 
     @rpc
     def health(self) -> dict:
-        """Report that the service runs, reaches its database, and how its outbox stands."""
+        """Return the service status, a database check and the outbox row counts by state."""
         with self.db.transaction() as session:
             outbox = count_by_state(session.connection())
         return {"service": self.name, "status": "ok", "database": "ok", "outbox": outbox}

@@ -2,7 +2,7 @@ from torget_attendance.service import AttendanceService
 
 
 def test_health_reports_database_and_outbox(start_service):
-    service = start_service(AttendanceService, "attendance")
+    service = start_service(AttendanceService)
 
     report = service.health()
 

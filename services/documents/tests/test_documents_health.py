@@ -2,7 +2,7 @@ from torget_documents.service import DocumentsService
 
 
 def test_health_reports_database_and_outbox(start_service):
-    service = start_service(DocumentsService, "documents")
+    service = start_service(DocumentsService)
 
     report = service.health()
 

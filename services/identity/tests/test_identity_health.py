@@ -2,7 +2,7 @@ from torget_identity.service import IdentityService
 
 
 def test_health_reports_database_and_outbox(start_service):
-    service = start_service(IdentityService, "identity")
+    service = start_service(IdentityService)
 
     report = service.health()
 

@@ -2,7 +2,7 @@ from torget_messaging.service import MessagingService
 
 
 def test_health_reports_database_and_outbox(start_service):
-    service = start_service(MessagingService, "messaging")
+    service = start_service(MessagingService)
 
     report = service.health()
 

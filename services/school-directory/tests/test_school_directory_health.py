@@ -2,7 +2,7 @@ from torget_school_directory.service import SchoolDirectoryService
 
 
 def test_health_reports_database_and_outbox(start_service):
-    service = start_service(SchoolDirectoryService, "school_directory")
+    service = start_service(SchoolDirectoryService)
 
     report = service.health()
 

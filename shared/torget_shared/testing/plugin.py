@@ -76,7 +76,7 @@ def rabbit_admin(rabbit) -> RabbitAdmin:
 
 @pytest.fixture
 def rabbit_config(rabbit, rabbit_admin):
-    """A nameko config on a vhost of this test's own, deleted afterwards."""
+    """Create a vhost for this test and yield its nameko config; delete the vhost afterwards."""
     vhost = f"torget_test_{uuid.uuid4().hex[:12]}"
     rabbit_admin.create_vhost(vhost)
 
@@ -205,30 +205,43 @@ def pytest_report_header(config):
 
 @pytest.fixture
 def start_service(container_factory, rabbit_config, service_database):
-    """Start a service class in a container on this test's vhost and database.
+    """Start a service class in a container on this test's vhost and a fresh database.
 
-    Returns an RPC proxy to the started service; the container and proxy stop
-    when the test ends.
+    ``migrations`` names the service whose Alembic history builds the
+    database (default: the class's own ``name``); ``database_url`` passes
+    a database the test made itself. Returns an RPC proxy to
+    the started service; the container and proxy stop when the test ends.
+    The database URL is kept on the proxy as ``database_url``.
     """
     from nameko.standalone.rpc import ServiceRpcProxy
 
     proxies = []
+    containers = []
 
-    def start(service_cls, service_name: str, **config):
+    def start(service_cls, migrations: str | None = None, database_url: str | None = None, **config):
+        database_url = database_url or service_database(migrations or service_cls.name)
         container = container_factory(
             service_cls,
             {
                 "AMQP_URI": rabbit_config["AMQP_URI"],
-                "DATABASE_URL": service_database(service_name),
+                "DATABASE_URL": database_url,
                 "OUTBOX_POLL_INTERVAL": 0.05,
                 **config,
             },
         )
         container.start()
-        proxy = ServiceRpcProxy(service_name, {"AMQP_URI": rabbit_config["AMQP_URI"]}, timeout=10)
+        containers.append(container)
+        proxy = ServiceRpcProxy(service_cls.name, {"AMQP_URI": rabbit_config["AMQP_URI"]}, timeout=10)
         proxies.append(proxy)
-        return proxy.start()
+        started = proxy.start()
+        started.database_url = database_url
+        started.container = container
+        return started
 
     yield start
+    # Stop the containers here, before the vhost and databases they use are
+    # removed by fixtures set up earlier.
     for proxy in proxies:
         proxy.stop()
+    for container in reversed(containers):
+        container.stop()
