@@ -5,6 +5,7 @@ import logging
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 
+from torget_shared.caller import CallerProvider, CallingService
 from torget_shared.context import CONTEXT_KEY, new_correlation_id, reset_correlation_id, set_correlation_id
 from torget_shared.db import Database
 from torget_shared.outbox import count_by_state, write_event
@@ -65,6 +66,8 @@ class ServiceBase:
     db = Database()
     correlation_id = CorrelationTracker()
     events = EventOutbox()
+    caller = CallerProvider()
+    calling_service = CallingService()
 
     @rpc
     def health(self) -> dict:
