@@ -1,0 +1,34 @@
+"""flask-smorest's Api and Blueprint, set up for the gateway's error format.
+
+Every blueprint of the gateway uses this Blueprint: its argument parser
+rejects a JSON-body request that is not sent as JSON with 415, where webargs
+alone would treat the body as absent and report missing fields.
+"""
+
+import flask_smorest
+from flask import Request
+from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.exceptions import UnsupportedMediaType
+
+from torget_gateway.errors import ErrorResponseSchema
+
+
+class JsonBodyParser(FlaskParser):
+    def load_json(self, req: Request, schema):
+        if not is_json_request(req):
+            raise UnsupportedMediaType()
+        return super().load_json(req, schema)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = JsonBodyParser()
+
+
+class Api(flask_smorest.Api):
+    # Documents every error response with the gateway's error body.
+    ERROR_SCHEMA = ErrorResponseSchema
+
+    def _register_error_handlers(self):
+        # torget_gateway.errors registers the handlers, because flask-smorest's
+        # own would respond in another format.
+        pass
