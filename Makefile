@@ -10,7 +10,19 @@ export AMQP_URI ?= amqp://guest:guest@127.0.0.1:5672/
 export RABBIT_API_URI ?= http://guest:guest@127.0.0.1:15672
 export TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: setup test run declare migrate lock clean
+# The service classes whose event queues torget-declare-queues declares.
+SERVICE_CLASSES := torget_identity.service:IdentityService \
+	torget_school_directory.service:SchoolDirectoryService \
+	torget_messaging.service:MessagingService \
+	torget_attendance.service:AttendanceService \
+	torget_documents.service:DocumentsService
+
+# The local stack keeps its SQLite files and the process id of `make run` here.
+VAR_DIR := $(or $(TORGET_VAR_DIR),var)
+RUN_PID := $(VAR_DIR)/run.pid
+STOP_TIMEOUT := 30
+
+.PHONY: setup test run stop declare migrate lock clean
 
 setup: $(BIN)/.installed
 
@@ -24,6 +36,39 @@ $(BIN)/.installed: requirements.lock $(addsuffix /pyproject.toml,$(PACKAGES))
 
 test: setup
 	$(BIN)/pytest
+
+migrate: setup
+	mkdir -p $(VAR_DIR)
+	TORGET_VAR_DIR=$(VAR_DIR) $(BIN)/torget-migrate
+
+declare: setup
+	$(BIN)/torget-declare-queues $(SERVICE_CLASSES)
+
+# Start the stack of the Procfile, or only the PROCESSES named (for example
+# PROCESSES="identity gateway"). The shell writes its own process id and then
+# becomes honcho (exec), so make forwards SIGTERM straight to honcho, and
+# `make stop` finds it. honcho 2.0 starts each process in a session of its own
+# and stops them all on SIGINT or SIGTERM, with SIGKILL 5 seconds after the
+# first one has stopped.
+PROCESSES ?=
+run: migrate declare
+	@echo $$$$ > $(RUN_PID); \
+	PATH="$(abspath $(BIN)):$$PATH" TORGET_VAR_DIR=$(VAR_DIR) PYTHONUNBUFFERED=1 \
+	exec $(BIN)/honcho start -f Procfile $(PROCESSES)
+
+# Stop the stack that `make run` started from another terminal, and wait until
+# honcho has stopped every process.
+stop:
+	@pid=$$(cat $(RUN_PID) 2>/dev/null) || { echo "no stack to stop: $(RUN_PID) not found"; exit 0; }; \
+	if ! grep -qs honcho /proc/$$pid/cmdline; then \
+		echo "no stack to stop: process $$pid is not running honcho"; rm -f $(RUN_PID); exit 0; \
+	fi; \
+	kill -TERM $$pid; \
+	for i in $$(seq $$(( $(STOP_TIMEOUT) * 5 ))); do \
+		kill -0 $$pid 2>/dev/null || { rm -f $(RUN_PID); echo "stack stopped"; exit 0; }; \
+		sleep 0.2; \
+	done; \
+	echo "honcho (process $$pid) still runs $(STOP_TIMEOUT) s after SIGTERM" >&2; exit 1
 
 lock:
 	$(BIN)/pip install --quiet pip-tools
