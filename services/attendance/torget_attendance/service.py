@@ -1,7 +1,213 @@
-"""The nameko entrypoints of the attendance service."""
+"""The nameko entrypoints of the attendance service.
 
+Each RPC method checks that a person is calling, opens one transaction and
+hands over to a domain function. Rejections are AttendanceError subclasses,
+which the gateway turns into 4xx responses.
+"""
+
+import logging
+
+from nameko.dependency_providers import Config
+from nameko.rpc import RpcProxy, rpc
+
+from torget_attendance import lesson_plans, preschool, registration, reports, rules, schedule, statistics, views
+from torget_attendance.access import person_of
+from torget_attendance.directory import DEFAULT_MAX_AGE, DEFAULT_TIMEOUT, DIRECTORY_SERVICE, DirectoryReader
+from torget_attendance.errors import Forbidden
+from torget_shared.db import utcnow
 from torget_shared.service import ServiceBase
+
+log = logging.getLogger(__name__)
 
 
 class AttendanceService(ServiceBase):
     name = "attendance"
+
+    config = Config()
+    school_directory = RpcProxy(DIRECTORY_SERVICE)
+
+    def _directory(self, session) -> DirectoryReader:
+        return DirectoryReader(
+            session,
+            self.school_directory,
+            max_age=float(self.config.get("DIRECTORY_MAX_AGE", DEFAULT_MAX_AGE)),
+            timeout=float(self.config.get("DIRECTORY_TIMEOUT", DEFAULT_TIMEOUT)),
+        )
+
+    def _publisher(self, session):
+        def publish(event_type: str, payload: dict) -> dict:
+            return self.events(session, event_type, payload)
+
+        return publish
+
+    # Schedule
+
+    @rpc
+    def create_lesson(self, lesson: dict) -> dict:
+        person_id = person_of(self.caller)
+        with self.db.transaction() as session:
+            return schedule.create_lesson(session, self._directory(session), person_id, lesson, utcnow())
+
+    @rpc
+    def move_lesson(self, lesson_id: str, change: dict) -> dict:
+        person_id = person_of(self.caller)
+        with self.db.transaction() as session:
+            return schedule.move_lesson(session, self._directory(session), person_id, lesson_id, change, utcnow())
+
+    @rpc
+    def cancel_lesson(self, lesson_id: str) -> dict:
+        person_id = person_of(self.caller)
+        with self.db.transaction() as session:
+            return schedule.cancel_lesson(session, self._directory(session), person_id, lesson_id, utcnow())
+
+    @rpc
+    def group_schedule(self, group_id: str, first_date: str, last_date: str) -> list[dict]:
+        person_id = person_of(self.caller)
+        with self.db.transaction() as session:
+            return views.group_schedule(session, self._directory(session), person_id, group_id, first_date, last_date)
+
+    @rpc
+    def child_schedule(self, child_person_id: str, first_date: str, last_date: str) -> list[dict]:
+        person_id = person_of(self.caller)
+        with self.db.transaction() as session:
+            directory = self._directory(session)
+            return views.child_schedule(session, directory, person_id, child_person_id, first_date, last_date)
+
+    @rpc
+    def import_ss12000(self, activities: list[dict], calendar_events: list[dict]) -> dict:
+        """Import SS 12000 activities and calendar events; only the school directory may call this."""
+        if self.calling_service != DIRECTORY_SERVICE:
+            raise Forbidden("internal_rpc")
+        now = utcnow()
+        with self.db.transaction() as session:
+            for activity in activities:
+                schedule.import_activity(session, activity, now)
+            for event in calendar_events:
+                schedule.import_calendar_event(session, event, now)
+        log.info("imported %d activities and %d calendar events", len(activities), len(calendar_events))
+        return {"activities": len(activities), "calendar_events": len(calendar_events)}
+
+    # Attendance registration
+
+    @rpc
+    def lesson_attendance(self, lesson_id: str) -> dict:
+        person_id = person_of(self.caller)
+        with self.db.transaction() as session:
+            return views.lesson_attendance(session, self._directory(session), person_id, lesson_id)
+
+    @rpc
+    def register_lesson(self, lesson_id: str, marks: list[dict]) -> dict:
+        person_id = person_of(self.caller)
+        with self.db.transaction() as session:
+            directory = self._directory(session)
+            publish = self._publisher(session)
+            return registration.register_lesson(session, directory, publish, person_id, lesson_id, marks, utcnow())
+
+    @rpc
+    def lesson_history(self, lesson_id: str) -> dict:
+        person_id = person_of(self.caller)
+        with self.db.transaction() as session:
+            return registration.mark_history(session, self._directory(session), person_id, lesson_id)
+
+    @rpc
+    def check_in(self, visit: dict) -> dict:
+        person_id = person_of(self.caller)
+        with self.db.transaction() as session:
+            return preschool.check_in(session, self._directory(session), person_id, visit, utcnow())
+
+    @rpc
+    def check_out(self, visit: dict) -> dict:
+        person_id = person_of(self.caller)
+        with self.db.transaction() as session:
+            return preschool.check_out(session, self._directory(session), person_id, visit, utcnow())
+
+    @rpc
+    def child_visits(self, child_person_id: str, first_date: str, last_date: str) -> list[dict]:
+        person_id = person_of(self.caller)
+        with self.db.transaction() as session:
+            directory = self._directory(session)
+            return preschool.visits_for_child(session, directory, person_id, child_person_id, first_date, last_date)
+
+    # Guardian absence reports
+
+    @rpc
+    def report_absence(self, report: dict) -> dict:
+        person_id = person_of(self.caller)
+        with self.db.transaction() as session:
+            directory = self._directory(session)
+            publish = self._publisher(session)
+            return reports.report_absence(session, directory, publish, person_id, report, utcnow())
+
+    @rpc
+    def child_absence_reports(self, child_person_id: str, first_date: str, last_date: str) -> list[dict]:
+        person_id = person_of(self.caller)
+        with self.db.transaction() as session:
+            directory = self._directory(session)
+            return reports.reports_for_child(session, directory, person_id, child_person_id, first_date, last_date)
+
+    @rpc
+    def group_absence_reports(self, group_id: str, first_date: str, last_date: str) -> list[dict]:
+        person_id = person_of(self.caller)
+        with self.db.transaction() as session:
+            directory = self._directory(session)
+            return reports.reports_for_group(session, directory, person_id, group_id, first_date, last_date)
+
+    # Statistics and rules
+
+    @rpc
+    def group_statistics(self, group_id: str, first_date: str, last_date: str) -> dict:
+        person_id = person_of(self.caller)
+        with self.db.transaction() as session:
+            directory = self._directory(session)
+            return statistics.group_statistics(session, directory, person_id, group_id, first_date, last_date)
+
+    @rpc
+    def pupil_statistics(self, child_person_id: str, first_date: str, last_date: str) -> dict:
+        person_id = person_of(self.caller)
+        with self.db.transaction() as session:
+            directory = self._directory(session)
+            return statistics.pupil_statistics(
+                session, directory, person_id, child_person_id, first_date, last_date
+            )
+
+    @rpc
+    def mentor_flags(self, first_date: str, last_date: str) -> list[dict]:
+        person_id = person_of(self.caller)
+        with self.db.transaction() as session:
+            return statistics.mentor_flags(session, self._directory(session), person_id, first_date, last_date)
+
+    @rpc
+    def unit_rules(self, unit_id: str) -> dict:
+        person_of(self.caller)
+        with self.db.transaction() as session:
+            return rules.rules_of(session, unit_id).to_dict()
+
+    @rpc
+    def set_unit_rules(self, unit_id: str, change: dict) -> dict:
+        person_id = person_of(self.caller)
+        with self.db.transaction() as session:
+            return rules.set_rules(session, self._directory(session), person_id, unit_id, change, utcnow())
+
+    # Lesson plans
+
+    @rpc
+    def attach_lesson_plan(self, plan: dict) -> dict:
+        person_id = person_of(self.caller)
+        with self.db.transaction() as session:
+            return lesson_plans.attach_plan(session, self._directory(session), person_id, plan, utcnow())
+
+    @rpc
+    def child_lesson_plans(self, child_person_id: str, first_date: str, last_date: str) -> list[dict]:
+        person_id = person_of(self.caller)
+        with self.db.transaction() as session:
+            directory = self._directory(session)
+            return lesson_plans.plans_for_child(
+                session, directory, person_id, child_person_id, first_date, last_date
+            )
+
+    @rpc
+    def group_lesson_plans(self, group_id: str, first_date: str, last_date: str) -> list[dict]:
+        person_id = person_of(self.caller)
+        with self.db.transaction() as session:
+            directory = self._directory(session)
+            return lesson_plans.plans_for_group(session, directory, person_id, group_id, first_date, last_date)
