@@ -131,7 +131,7 @@ class RpcClientPool:
         context_data: Mapping,
         timeout: float | None = None,
     ):
-        """Call ``service.method`` and return its result.
+        """Call ``service.method`` and return its result within ``timeout`` seconds.
 
         Raises ServiceTimeout, ServiceUnavailable, BrokerUnavailable or
         PoolExhausted when no reply came, and nameko's RemoteError when the
@@ -139,19 +139,22 @@ class RpcClientPool:
         again: only a failure before publishing leads to a retry, on a new client.
         """
         timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
         if not self._slots.acquire(timeout=timeout):
             raise PoolExhausted(service, timeout)
 
         try:
             client = self._ready_client(service)
-            return self._call_with(client, service, method, args, kwargs or {}, context_data, timeout)
+            # Waiting for a free client counts against the call's timeout.
+            remaining = max(deadline - time.monotonic(), 0.001)
+            return self._call_with(client, service, method, args, kwargs or {}, context_data, remaining, timeout)
         finally:
             self._slots.release()
 
-    def _call_with(self, client, service, method, args, kwargs, context_data, timeout):
+    def _call_with(self, client, service, method, args, kwargs, context_data, remaining, timeout):
         started = time.perf_counter()
         try:
-            result = client.call(service, method, args, kwargs, context_data, timeout)
+            result = client.call(service, method, args, kwargs, context_data, remaining)
         except RemoteError as exc:
             # The service raised, but the reply arrived, so the client is sound.
             self._give_back(client)

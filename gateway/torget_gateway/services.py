@@ -4,6 +4,7 @@ from flask import current_app
 
 from torget_gateway.auth import current_caller
 from torget_gateway.rpc import RpcClientPool
+from torget_shared.caller import CALLER_KEY, CALLING_SERVICE_KEY
 from torget_shared.context import CONTEXT_KEY, get_correlation_id
 
 POOL_EXTENSION = "torget_rpc_pool"
@@ -14,8 +15,12 @@ def rpc_pool() -> RpcClientPool:
 
 
 def rpc_context_data() -> dict:
-    """Return the RPC context data of the current request: its correlation id and caller."""
-    return {CONTEXT_KEY: get_correlation_id(), "caller": current_caller().to_context_data()}
+    """Return the RPC context data of the current request: correlation id, caller and calling service."""
+    return {
+        CONTEXT_KEY: get_correlation_id(),
+        CALLER_KEY: current_caller().to_context(),
+        CALLING_SERVICE_KEY: "gateway",
+    }
 
 
 def call_service(service: str, method: str, *args, **kwargs):

@@ -78,7 +78,12 @@ def _template_pattern(template: str) -> re.Pattern:
     return re.compile(f"^{pattern}$")
 
 
-_TEMPLATE_PATTERNS = tuple((template, _template_pattern(template)) for template in MARSHMALLOW_TEMPLATES)
+# A template with more fixed text is tried first, because a shorter one such as
+# "Must be greater than {min}." also matches a Range message with both bounds.
+_TEMPLATE_PATTERNS = tuple(
+    (template, _template_pattern(template))
+    for template in sorted(MARSHMALLOW_TEMPLATES, key=lambda text: len(re.sub(r"\{\w+\}", "", text)), reverse=True)
+)
 
 
 def translate_message(message: str) -> str:
