@@ -1,0 +1,60 @@
+"""TEST DOUBLE of the school directory's internal interface, for the identity tests only.
+
+A real nameko service named ``school_directory`` on the test's broker, with
+the two RPCs identity uses: ``person_roles(personal_identity_number)`` and
+``is_guardian(guardian_person_id, child_person_id)``. Its answers come from
+the table a test fills in; it has no database and no other behaviour of the
+real directory.
+"""
+
+from nameko.rpc import rpc
+
+# personal identity number -> the person_roles answer
+PEOPLE: dict[str, dict] = {}
+# (guardian person id, child person id) pairs
+GUARDIANSHIPS: set[tuple[str, str]] = set()
+# Personal identity numbers passed to person_roles, in call order.
+CALLS: list[str] = []
+
+
+def unknown_person() -> dict:
+    return {
+        "person_id": None,
+        "given_name": None,
+        "family_name": None,
+        "protected_identity": False,
+        "guardian_of": [],
+        "duties": [],
+    }
+
+
+def add_person(personal_number: str, person_id: str, *, guardian_of=(), duties=(), given_name="Test", family_name="Testsson", protected_identity=False) -> None:
+    PEOPLE[personal_number] = {
+        "person_id": person_id,
+        "given_name": given_name,
+        "family_name": family_name,
+        "protected_identity": protected_identity,
+        "guardian_of": list(guardian_of),
+        "duties": [dict(duty) for duty in duties],
+    }
+    for child_person_id in guardian_of:
+        GUARDIANSHIPS.add((person_id, child_person_id))
+
+
+def reset() -> None:
+    PEOPLE.clear()
+    GUARDIANSHIPS.clear()
+    CALLS.clear()
+
+
+class DirectoryDouble:
+    name = "school_directory"
+
+    @rpc
+    def person_roles(self, personal_identity_number: str) -> dict:
+        CALLS.append(personal_identity_number)
+        return PEOPLE.get(personal_identity_number, unknown_person())
+
+    @rpc
+    def is_guardian(self, guardian_person_id: str, child_person_id: str) -> bool:
+        return (guardian_person_id, child_person_id) in GUARDIANSHIPS
