@@ -39,6 +39,8 @@ def logging_config(service: str, level: str = "INFO") -> dict:
                 "()": "pythonjsonlogger.json.JsonFormatter",
                 "fmt": LOG_FORMAT,
                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+                # Swedish names stay readable in the log instead of \u escapes.
+                "json_ensure_ascii": False,
             }
         },
         "handlers": {
