@@ -47,7 +47,7 @@ def attendance(start_service, container_factory, rabbit_config):
     directory.start()
     recorder = container_factory(EventRecorder, {"AMQP_URI": rabbit_config["AMQP_URI"]})
     recorder.start()
-    service = start_service(AttendanceService, DIRECTORY_MAX_AGE=0)
+    service = start_service(AttendanceService, DIRECTORY_MAX_AGE=0, DIRECTORY_TIMEOUT=1)
 
     proxies = []
 
