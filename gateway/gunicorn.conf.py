@@ -10,6 +10,7 @@ nameko's standalone RPC clients block their own thread only.
 import os
 import warnings
 
+from torget_shared.config import Settings
 from torget_shared.logs import logging_config
 
 # nameko imports eventlet, which warns on import that it is deprecated. The
@@ -21,15 +22,15 @@ worker_class = "gthread"
 workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
 threads = int(os.environ.get("GATEWAY_THREADS", "8"))
 
-# A worker that is silent this many seconds is restarted; RPC calls time out
-# long before (RPC_TIMEOUT, 5 s by default).
+# gunicorn restarts a worker that is silent this many seconds. RPC calls time
+# out long before (RPC_TIMEOUT, 5 s by default).
 timeout = int(os.environ.get("GATEWAY_WORKER_TIMEOUT", "30"))
 graceful_timeout = 20
 
 # gunicorn's control socket (gunicornc) is not used by the gateway.
 control_socket_disable = True
 
-_log_level = os.environ.get("LOG_LEVEL", "INFO").upper()
+_log_level = Settings.from_env().log_level
 logconfig_dict = logging_config("gateway", _log_level)
 logconfig_dict["loggers"].update(
     {

@@ -54,6 +54,7 @@ class ProbeService:
 
     name = "probe"
     context_data = ContextData()
+    calls = 0
 
     @rpc
     def context(self) -> dict:
@@ -63,6 +64,12 @@ class ProbeService:
     def sleep(self, seconds: float) -> str:
         eventlet.sleep(seconds)
         return "awake"
+
+    @rpc
+    def count_and_sleep(self, seconds: float) -> int:
+        ProbeService.calls += 1
+        eventlet.sleep(seconds)
+        return ProbeService.calls
 
     @rpc
     def fail(self) -> None:
@@ -125,6 +132,7 @@ def client(app):
 
 @pytest.fixture
 def probe_service(container_factory, rabbit_config):
+    ProbeService.calls = 0
     container = container_factory(ProbeService, {"AMQP_URI": rabbit_config["AMQP_URI"]})
     container.start()
     return container

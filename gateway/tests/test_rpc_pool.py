@@ -107,3 +107,25 @@ def test_timeout_per_call(pool, probe_service):
 
     assert raised.value.timeout == 0.2
     assert pool.call("probe", "sleep", kwargs={"seconds": 0.1}, context_data=CONTEXT, timeout=2.0) == "awake"
+
+
+def test_interrupted_call_not_sent_again(pool, probe_service, rabbit_admin, rabbit_config, wait_until):
+    # The pool lends its one idle client again, so its reply connection is the one to close.
+    pool.call("probe", "context", context_data=CONTEXT)
+    (client,) = pool._idle
+    reply_port = client._reply_consumer.connection.connection.sock.getsockname()[1]
+
+    def reply_connection():
+        matches = [item for item in rabbit_admin.connections(rabbit_config["vhost"]) if item["peer_port"] == reply_port]
+        return matches[0] if matches else None
+
+    connection = wait_until(reply_connection)
+    call = eventlet.spawn(pool.call, "probe", "count_and_sleep", kwargs={"seconds": 1.5}, context_data=CONTEXT)
+    eventlet.sleep(0.5)
+    rabbit_admin.close_connection(connection["name"])
+
+    outcome = call.wait()
+
+    # nameko reconnects the reply consumer and keeps waiting. The request is not published again.
+    assert outcome == 1
+    assert probe_service.service_cls.calls == 1

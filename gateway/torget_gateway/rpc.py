@@ -1,10 +1,11 @@
 """A thread-safe pool of nameko standalone RPC clients.
 
 The gateway runs in plain threads. Each client is one started
-``ClusterRpcProxy`` with its own broker connection and reply queue, and a
+``ClusterRpcProxy`` with its own reply queue and reply connection, and a
 thread borrows a client for exactly one call, so no two threads ever wait on
-the same reply consumer. A client goes back to the pool only after a call
-that got a reply; any other outcome discards it.
+the same reply consumer. Requests go out through kombu's shared producer
+pool. A client goes back to the pool only after a call that got a reply, and
+any other outcome discards it.
 """
 
 import logging
@@ -94,6 +95,10 @@ class RpcClient:
         worker_data.clear()
         worker_data.update(context_data)
 
+        # NOTE: nameko's publisher lets kombu publish again after a connection
+        # error (up to 3 times in nameko 2.14.1). That replaces a pooled producer
+        # connection the broker closed earlier, but a request whose publisher
+        # confirm was lost after the broker had routed it would arrive twice.
         return getattr(self._cluster[service], method)(*args, **kwargs)
 
     def stop(self) -> None:
