@@ -13,7 +13,7 @@ from nameko.rpc import RpcProxy, rpc
 from torget_attendance import lesson_plans, preschool, registration, reports, rules, schedule, statistics, views
 from torget_attendance.access import person_of
 from torget_attendance.directory import DEFAULT_MAX_AGE, DEFAULT_TIMEOUT, DIRECTORY_SERVICE, DirectoryReader
-from torget_attendance.errors import Forbidden
+from torget_attendance.errors import AttendanceError, Forbidden
 from torget_shared.db import utcnow
 from torget_shared.service import ServiceBase
 
@@ -42,38 +42,38 @@ class AttendanceService(ServiceBase):
 
     # Schedule
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def create_lesson(self, lesson: dict) -> dict:
         person_id = person_of(self.caller)
         with self.db.transaction() as session:
             return schedule.create_lesson(session, self._directory(session), person_id, lesson, utcnow())
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def move_lesson(self, lesson_id: str, change: dict) -> dict:
         person_id = person_of(self.caller)
         with self.db.transaction() as session:
             return schedule.move_lesson(session, self._directory(session), person_id, lesson_id, change, utcnow())
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def cancel_lesson(self, lesson_id: str) -> dict:
         person_id = person_of(self.caller)
         with self.db.transaction() as session:
             return schedule.cancel_lesson(session, self._directory(session), person_id, lesson_id, utcnow())
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def group_schedule(self, group_id: str, first_date: str, last_date: str) -> list[dict]:
         person_id = person_of(self.caller)
         with self.db.transaction() as session:
             return views.group_schedule(session, self._directory(session), person_id, group_id, first_date, last_date)
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def child_schedule(self, child_person_id: str, first_date: str, last_date: str) -> list[dict]:
         person_id = person_of(self.caller)
         with self.db.transaction() as session:
             directory = self._directory(session)
             return views.child_schedule(session, directory, person_id, child_person_id, first_date, last_date)
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def import_ss12000(self, activities: list[dict], calendar_events: list[dict]) -> dict:
         """Import SS 12000 activities and calendar events; only the school directory may call this."""
         if self.calling_service != DIRECTORY_SERVICE:
@@ -89,13 +89,13 @@ class AttendanceService(ServiceBase):
 
     # Attendance registration
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def lesson_attendance(self, lesson_id: str) -> dict:
         person_id = person_of(self.caller)
         with self.db.transaction() as session:
             return views.lesson_attendance(session, self._directory(session), person_id, lesson_id)
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def register_lesson(self, lesson_id: str, marks: list[dict]) -> dict:
         person_id = person_of(self.caller)
         with self.db.transaction() as session:
@@ -103,25 +103,25 @@ class AttendanceService(ServiceBase):
             publish = self._publisher(session)
             return registration.register_lesson(session, directory, publish, person_id, lesson_id, marks, utcnow())
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def lesson_history(self, lesson_id: str) -> dict:
         person_id = person_of(self.caller)
         with self.db.transaction() as session:
             return registration.mark_history(session, self._directory(session), person_id, lesson_id)
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def check_in(self, visit: dict) -> dict:
         person_id = person_of(self.caller)
         with self.db.transaction() as session:
             return preschool.check_in(session, self._directory(session), person_id, visit, utcnow())
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def check_out(self, visit: dict) -> dict:
         person_id = person_of(self.caller)
         with self.db.transaction() as session:
             return preschool.check_out(session, self._directory(session), person_id, visit, utcnow())
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def child_visits(self, child_person_id: str, first_date: str, last_date: str) -> list[dict]:
         person_id = person_of(self.caller)
         with self.db.transaction() as session:
@@ -130,7 +130,7 @@ class AttendanceService(ServiceBase):
 
     # Guardian absence reports
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def report_absence(self, report: dict) -> dict:
         person_id = person_of(self.caller)
         with self.db.transaction() as session:
@@ -138,14 +138,14 @@ class AttendanceService(ServiceBase):
             publish = self._publisher(session)
             return reports.report_absence(session, directory, publish, person_id, report, utcnow())
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def child_absence_reports(self, child_person_id: str, first_date: str, last_date: str) -> list[dict]:
         person_id = person_of(self.caller)
         with self.db.transaction() as session:
             directory = self._directory(session)
             return reports.reports_for_child(session, directory, person_id, child_person_id, first_date, last_date)
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def group_absence_reports(self, group_id: str, first_date: str, last_date: str) -> list[dict]:
         person_id = person_of(self.caller)
         with self.db.transaction() as session:
@@ -154,14 +154,14 @@ class AttendanceService(ServiceBase):
 
     # Statistics and rules
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def group_statistics(self, group_id: str, first_date: str, last_date: str) -> dict:
         person_id = person_of(self.caller)
         with self.db.transaction() as session:
             directory = self._directory(session)
             return statistics.group_statistics(session, directory, person_id, group_id, first_date, last_date)
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def pupil_statistics(self, child_person_id: str, first_date: str, last_date: str) -> dict:
         person_id = person_of(self.caller)
         with self.db.transaction() as session:
@@ -170,19 +170,19 @@ class AttendanceService(ServiceBase):
                 session, directory, person_id, child_person_id, first_date, last_date
             )
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def mentor_flags(self, first_date: str, last_date: str) -> list[dict]:
         person_id = person_of(self.caller)
         with self.db.transaction() as session:
             return statistics.mentor_flags(session, self._directory(session), person_id, first_date, last_date)
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def unit_rules(self, unit_id: str) -> dict:
         person_of(self.caller)
         with self.db.transaction() as session:
             return rules.rules_of(session, unit_id).to_dict()
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def set_unit_rules(self, unit_id: str, change: dict) -> dict:
         person_id = person_of(self.caller)
         with self.db.transaction() as session:
@@ -190,13 +190,13 @@ class AttendanceService(ServiceBase):
 
     # Lesson plans
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def attach_lesson_plan(self, plan: dict) -> dict:
         person_id = person_of(self.caller)
         with self.db.transaction() as session:
             return lesson_plans.attach_plan(session, self._directory(session), person_id, plan, utcnow())
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def child_lesson_plans(self, child_person_id: str, first_date: str, last_date: str) -> list[dict]:
         person_id = person_of(self.caller)
         with self.db.transaction() as session:
@@ -205,7 +205,7 @@ class AttendanceService(ServiceBase):
                 session, directory, person_id, child_person_id, first_date, last_date
             )
 
-    @rpc
+    @rpc(expected_exceptions=AttendanceError)
     def group_lesson_plans(self, group_id: str, first_date: str, last_date: str) -> list[dict]:
         person_id = person_of(self.caller)
         with self.db.transaction() as session:
