@@ -9,7 +9,7 @@ lose it. The functions here are pure; :mod:`torget_documents.directory`
 fetches the facts.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torget_shared.caller import ACCOUNT, Caller
 
@@ -61,16 +61,17 @@ class Duty:
 @dataclass(frozen=True)
 class ChildContext:
     child_person_id: str
-    unit_id: str | None
+    # A child may have several current units, e.g. a school and its leisure centre.
+    unit_ids: frozenset[str] = frozenset()
     group_ids: frozenset[str] = frozenset()
     custodian_person_ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class Scope:
-    """Where a document belongs now: the unit and groups whose staff and families see it."""
+    """Where a document belongs now: the units and groups whose staff and families see it."""
 
-    unit_id: str
+    unit_ids: frozenset[str]
     group_ids: frozenset[str]
     child: ChildContext | None = None
 
@@ -82,6 +83,8 @@ class Actor:
     caller: Caller
     duties: tuple[Duty, ...] = ()
     name: str | None = None
+    # The unit of each group at the units where the actor has a duty.
+    group_units: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -94,15 +97,15 @@ class Decision:
 
 
 def child_scope(child: ChildContext | None) -> Scope | None:
-    """Return the scope of a document about ``child``: the child's current unit and groups."""
-    if child is None or child.unit_id is None:
+    """Return the scope of a document about ``child``: the child's current units and groups."""
+    if child is None or not child.unit_ids:
         return None
-    return Scope(unit_id=child.unit_id, group_ids=child.group_ids, child=child)
+    return Scope(unit_ids=child.unit_ids, group_ids=child.group_ids, child=child)
 
 
 def group_scope(unit_id: str, group_id: str, via_child: ChildContext | None = None) -> Scope:
     """Return the scope of a group logbook entry, read as staff or through one child of the group."""
-    return Scope(unit_id=unit_id, group_ids=frozenset({group_id}), child=via_child)
+    return Scope(unit_ids=frozenset({unit_id}), group_ids=frozenset({group_id}), child=via_child)
 
 
 def staff_duty(actor: Actor, scope: Scope) -> Duty | None:
@@ -110,7 +113,7 @@ def staff_duty(actor: Actor, scope: Scope) -> Duty | None:
     covering = [
         duty
         for duty in actor.duties
-        if duty.unit_id == scope.unit_id and (not duty.group_ids or duty.group_ids & scope.group_ids)
+        if duty.unit_id in scope.unit_ids and (not duty.group_ids or duty.group_ids & scope.group_ids)
     ]
     for roles in (WRITER_DUTY_ROLES, PRINCIPAL_DUTY_ROLES):
         for duty in covering:
@@ -119,25 +122,30 @@ def staff_duty(actor: Actor, scope: Scope) -> Duty | None:
     return None
 
 
-def _family_role(actor: Actor, scope: Scope, features: dict) -> str | None:
+def _enabled(features_by_unit: dict, unit_ids, feature: str) -> bool:
+    return any(features_by_unit.get(unit_id, {}).get(feature, False) for unit_id in unit_ids)
+
+
+def _family_role(actor: Actor, scope: Scope, features_by_unit: dict) -> str | None:
     """Return guardian or pupil when the actor reads ``scope`` as the child's family, else None.
 
     A group entry is read through a child who is in that group at that unit now.
     """
     child = scope.child
     person_id = actor.caller.person_id
-    if child is None or child.unit_id != scope.unit_id or not scope.group_ids <= child.group_ids:
+    if child is None or not scope.unit_ids <= child.unit_ids or not scope.group_ids <= child.group_ids:
         return None
     if person_id in child.custodian_person_ids:
         return GUARDIAN
-    if person_id == child.child_person_id and features.get(PUPIL_ACCESS_FEATURE, False):
+    if person_id == child.child_person_id and _enabled(features_by_unit, scope.unit_ids, PUPIL_ACCESS_FEATURE):
         return PUPIL
     return None
 
 
-def decide(actor: Actor, kind: str, scope: Scope | None, features: dict, action: str) -> Decision:
+def decide(actor: Actor, kind: str, scope: Scope | None, features_by_unit: dict, action: str) -> Decision:
     """Decide whether ``actor`` may perform ``action`` on a document of ``kind`` in ``scope``.
 
+    ``features_by_unit`` maps each unit of the scope to its feature switches.
     Every refusal is ``not_found`` except three: ``bankid_required`` for a
     caller who would be allowed with a BankID session, and, for staff who may
     see the document, ``write_not_allowed`` and ``feature_disabled``.
@@ -146,12 +154,13 @@ def decide(actor: Actor, kind: str, scope: Scope | None, features: dict, action:
     if scope is None or caller.kind != ACCOUNT or not caller.person_id:
         return Decision(False, reason="not_found")
 
-    kind_enabled = features.get(FEATURE_OF_KIND[kind], False)
+    feature = FEATURE_OF_KIND[kind]
     duty = staff_duty(actor, scope)
     if duty is not None:
-        decision = _decide_for_staff(duty, kind_enabled, action)
+        decision = _decide_for_staff(duty, _enabled(features_by_unit, [duty.unit_id], feature), action)
     else:
-        decision = _decide_for_family(_family_role(actor, scope, features), kind_enabled, action)
+        role = _family_role(actor, scope, features_by_unit)
+        decision = _decide_for_family(role, _enabled(features_by_unit, scope.unit_ids, feature), action)
 
     if decision.allowed and not caller.has_bankid:
         return Decision(False, role=decision.role, duty_role=decision.duty_role, reason="bankid_required")

@@ -47,7 +47,7 @@ class RequestContext:
 
     def authorize(self, kind: str, scope: Scope | None, action: str) -> Decision:
         """Decide the access and return the decision, or raise the refusal the caller may see."""
-        features = self.directory.features(scope.unit_id) if scope is not None else {}
+        features = self.directory.features(scope.unit_ids) if scope is not None else {}
         self.decision = decide(self.actor, kind, scope, features, action)
         if not self.decision.allowed:
             raise refusal(self.decision.reason, self.target)

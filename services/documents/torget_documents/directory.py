@@ -8,16 +8,16 @@ second copy of who has custody of whom. The cost is availability: while the
 directory does not answer, documents are refused with DirectoryUnavailable
 (fail closed) rather than decided on stale data.
 
-The reply shapes below are the directory's internal RPC contract:
+The directory's RPCs and the parts of their replies used here:
 
-- ``child_context(child_person_id)``: ``None`` for an unknown child, else
-  ``{"child_person_id", "unit_id", "group_ids": [...],
-  "guardians": [{"person_id", "custody": bool}]}``;
-- ``person_roles(person_id)``: ``{"person_id", "name", "duties":
-  [{"unit_id", "duty_role", "group_ids"?}]}`` or the list of duties alone;
-- ``unit_features(unit_id)``: a mapping of feature name to bool, e.g.
-  ``{"logbook": true, "development_talks": true, "iup": false,
-  "pupil_documents": false}``.
+- ``child_context(child_person_id)`` (internal): ``{"child_person_id",
+  "units": [{"unit_id"}], "groups": [{"group_id"}], "guardians":
+  [{"person_id"}]}``, where ``guardians`` lists those with custody; an unknown
+  child raises NotFound;
+- ``staff_assignments(person_id)``: ``{"units": [{"unit_id", "duty_role"}]}``,
+  the person's current duties, asked on behalf of the caller for themselves;
+- ``unit_features(unit_id)`` (internal): ``{"features": {name: bool}}``; an
+  unknown unit raises NotFound and counts as every feature off.
 """
 
 import logging
@@ -34,61 +34,65 @@ log = logging.getLogger(__name__)
 DIRECTORY_SERVICE = "school_directory"
 
 
-def _ids(values) -> frozenset[str]:
+def _ids(values, key: str) -> frozenset[str]:
+    """Return the ids in a list of ids or of objects that name the id under ``key``."""
     result = set()
     for value in values or ():
         if isinstance(value, dict):
-            value = value.get("group_id") or value.get("id")
+            value = value.get(key)
         if value:
             result.add(str(value))
     return frozenset(result)
+
+
+def _custodians(guardians) -> frozenset[str]:
+    # The directory lists only guardians with custody; an explicit custody flag of False still excludes one.
+    return frozenset(
+        str(guardian["person_id"])
+        for guardian in guardians or ()
+        if guardian.get("person_id") and guardian.get("custody", True) is True
+    )
 
 
 def child_context_from_reply(reply: dict | None) -> ChildContext | None:
     """Build a ChildContext from a ``child_context`` reply; None for an unknown child."""
     if not reply:
         return None
-
-    unit_id = reply.get("unit_id")
-    if unit_id is None and isinstance(reply.get("unit"), dict):
-        unit_id = reply["unit"].get("unit_id") or reply["unit"].get("id")
-    group_ids = _ids(reply.get("group_ids") if "group_ids" in reply else reply.get("groups"))
-    # NOTE: only guardians marked with custody count; a reply that leaves the
-    # flag out gives no guardian access, which fails safe.
-    custodians = frozenset(
-        str(guardian["person_id"])
-        for guardian in reply.get("guardians") or ()
-        if guardian.get("person_id") and (guardian.get("custody") is True or guardian.get("has_custody") is True)
-    )
     return ChildContext(
         child_person_id=str(reply["child_person_id"]),
-        unit_id=str(unit_id) if unit_id else None,
-        group_ids=group_ids,
-        custodian_person_ids=custodians,
+        unit_ids=_ids(reply.get("units"), "unit_id"),
+        group_ids=_ids(reply.get("groups"), "group_id"),
+        custodian_person_ids=_custodians(reply.get("guardians")),
     )
 
 
-def duties_from_reply(reply) -> tuple[str | None, tuple[Duty, ...]]:
-    """Return ``(name, duties)`` from a ``person_roles`` reply."""
-    if isinstance(reply, dict):
-        name, duty_rows = reply.get("name"), reply.get("duties") or ()
-    else:
-        name, duty_rows = None, reply or ()
+def _display_name(reply: dict) -> str | None:
+    names = [reply.get("given_name"), reply.get("family_name")]
+    return " ".join(name for name in names if name) or None
 
+
+def actor_from_reply(caller: Caller, reply) -> Actor:
+    """Build the Actor from a ``staff_assignments`` reply: duties, name, and the groups of the duties' units."""
+    if not isinstance(reply, dict):
+        return Actor(caller=caller)
     duties = tuple(
-        Duty(unit_id=str(row["unit_id"]), duty_role=str(row["duty_role"]), group_ids=_ids(row.get("group_ids")))
-        for row in duty_rows
+        Duty(unit_id=str(row["unit_id"]), duty_role=str(row["duty_role"]), group_ids=_ids(row.get("group_ids"), "group_id"))
+        for row in reply.get("units") or ()
         if row.get("unit_id") and row.get("duty_role")
     )
-    return name, duties
+    group_units = {
+        str(group["group_id"]): str(group["unit_id"])
+        for group in reply.get("groups") or ()
+        if group.get("group_id") and group.get("unit_id")
+    }
+    return Actor(caller=caller, duties=duties, name=_display_name(reply), group_units=group_units)
 
 
 def features_from_reply(reply) -> dict[str, bool]:
-    if isinstance(reply, dict) and isinstance(reply.get("features"), dict):
-        reply = reply["features"]
-    if not isinstance(reply, dict):
+    features = reply.get("features") if isinstance(reply, dict) else None
+    if not isinstance(features, dict):
         return {}
-    return {str(name): value is True for name, value in reply.items()}
+    return {str(name): value is True for name, value in features.items()}
 
 
 class DirectoryView:
@@ -102,6 +106,7 @@ class DirectoryView:
         self._actors: dict[str, Actor] = {}
 
     def _call(self, method: str, *args):
+        """Call the directory; return None when it raises NotFound, raise DirectoryUnavailable when it fails."""
         try:
             reply = getattr(self._rpc, method).call_async(*args)
             with eventlet.Timeout(self._timeout):
@@ -109,25 +114,31 @@ class DirectoryView:
         except eventlet.Timeout:
             log.error("school directory %s timed out after %.1f s", method, self._timeout)
             raise DirectoryUnavailable(f"the school directory did not respond to {method} within {self._timeout} s")
-        except (UnknownService, RemoteError) as exc:
+        except RemoteError as exc:
+            if exc.exc_type == "NotFound":
+                return None
             log.error("school directory %s failed: %s", method, exc)
             raise DirectoryUnavailable(f"the school directory failed on {method}") from exc
+        except UnknownService as exc:
+            log.error("school directory %s failed: the service is not running", method)
+            raise DirectoryUnavailable(f"the school directory is not running, so {method} failed") from exc
 
     def child(self, child_person_id: str) -> ChildContext | None:
         if child_person_id not in self._children:
             self._children[child_person_id] = child_context_from_reply(self._call("child_context", child_person_id))
         return self._children[child_person_id]
 
-    def features(self, unit_id: str) -> dict[str, bool]:
-        if unit_id not in self._features:
-            self._features[unit_id] = features_from_reply(self._call("unit_features", unit_id))
-        return self._features[unit_id]
+    def features(self, unit_ids) -> dict[str, dict[str, bool]]:
+        """Return the feature switches of each unit in ``unit_ids``."""
+        for unit_id in unit_ids:
+            if unit_id not in self._features:
+                self._features[unit_id] = features_from_reply(self._call("unit_features", unit_id))
+        return {unit_id: self._features[unit_id] for unit_id in unit_ids}
 
     def actor(self, caller: Caller) -> Actor:
-        """Return the caller with the duties the directory lists for them (none for non-staff)."""
+        """Return the caller with their current duties (none for guardians and pupils)."""
         if not caller.person_id:
             return Actor(caller=caller)
         if caller.person_id not in self._actors:
-            name, duties = duties_from_reply(self._call("person_roles", caller.person_id))
-            self._actors[caller.person_id] = Actor(caller=caller, duties=duties, name=name)
+            self._actors[caller.person_id] = actor_from_reply(caller, self._call("staff_assignments", caller.person_id))
         return self._actors[caller.person_id]

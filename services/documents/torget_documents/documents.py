@@ -15,7 +15,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from torget_documents import crypto
-from torget_documents.access import FINALIZE, GUARDIAN, PUPIL, READ, WRITE, child_scope, decide, group_scope
+from torget_documents.access import FINALIZE, GUARDIAN, PUPIL, READ, WRITE, child_scope, decide, group_scope, staff_duty
 from torget_documents.context import RequestContext, document_scope, refusal
 from torget_documents.errors import DocumentNotFound, InvalidDocument, VersionConflict, VersionFinalized
 from torget_documents.models import (
@@ -177,16 +177,6 @@ def _visible_versions(ctx: RequestContext, versions: list[dict]) -> list[dict]:
     return versions
 
 
-def _group_entry_unit(ctx: RequestContext, group_id: str, unit_id: str | None) -> str | None:
-    """Return the unit of a group entry: the one given, or the unit of the writer's duty for the group."""
-    if unit_id:
-        return unit_id
-    units = {duty.unit_id for duty in ctx.actor.duties if group_id in duty.group_ids}
-    # NOTE: the directory offers no group lookup, so a writer whose duty covers
-    # the whole unit must name the unit; access checks then use that unit.
-    return units.pop() if len(units) == 1 else None
-
-
 def create_document(
     session: Session,
     ctx: RequestContext,
@@ -196,7 +186,6 @@ def create_document(
     body,
     child_person_id: str | None = None,
     group_id: str | None = None,
-    unit_id: str | None = None,
 ) -> dict:
     """Write a new document; a logbook entry or talk record is published, an IUP starts as a draft."""
     ctx.begin("create", child_person_id=child_person_id)
@@ -213,7 +202,8 @@ def create_document(
     if child_person_id is not None:
         scope = child_scope(ctx.directory.child(child_person_id))
     else:
-        entry_unit = _group_entry_unit(ctx, group_id, unit_id)
+        # The group must belong to a unit where the writer has a duty.
+        entry_unit = ctx.actor.group_units.get(group_id)
         scope = group_scope(entry_unit, group_id) if entry_unit else None
     ctx.authorize(kind, scope, WRITE)
 
@@ -223,7 +213,7 @@ def create_document(
         "kind": kind,
         "child_person_id": child_person_id,
         "group_id": group_id,
-        "unit_id": scope.unit_id,
+        "unit_id": staff_duty(ctx.actor, scope).unit_id,
         "document_date": loaded_date,
         "latest_version": 1,
         "created_by_person_id": ctx.caller.person_id,
@@ -322,7 +312,7 @@ def list_documents(session: Session, ctx: RequestContext, child_person_id: str, 
         raise InvalidDocument(f"kind must be one of {', '.join(DOCUMENT_KINDS)}", fields={"kind": ["Invalid kind."]})
     child = ctx.directory.child(child_person_id)
     scope = child_scope(child)
-    features = ctx.directory.features(scope.unit_id) if scope is not None else {}
+    features = ctx.directory.features(scope.unit_ids) if scope is not None else {}
 
     kinds = [kind] if kind else list(DOCUMENT_KINDS)
     decisions = {name: _decide(ctx, name, scope, features) for name in kinds}
@@ -340,7 +330,7 @@ def list_documents(session: Session, ctx: RequestContext, child_person_id: str, 
                 documents.c.child_person_id == child_person_id,
                 and_(
                     documents.c.child_person_id.is_(None),
-                    documents.c.unit_id == child.unit_id,
+                    documents.c.unit_id.in_(sorted(child.unit_ids)),
                     documents.c.group_id.in_(sorted(child.group_ids)),
                 ),
             ),

@@ -111,7 +111,7 @@ class DocumentsService(ServiceBase):
             log.exception("could not log a %s %s attempt in the access log", outcome, ctx.action)
 
     @rpc(expected_exceptions=DocumentsError)
-    def create_document(self, kind, document_date, body, child_person_id=None, group_id=None, unit_id=None) -> dict:
+    def create_document(self, kind, document_date, body, child_person_id=None, group_id=None) -> dict:
         return self._run(
             documents.create_document,
             self.events,
@@ -120,7 +120,6 @@ class DocumentsService(ServiceBase):
             body,
             child_person_id=child_person_id,
             group_id=group_id,
-            unit_id=unit_id,
         )
 
     @rpc(expected_exceptions=DocumentsError)
