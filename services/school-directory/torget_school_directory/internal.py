@@ -1,0 +1,90 @@
+"""Queries that other services make by RPC: who a person is at login, a child's context.
+
+These answer for the platform, not for a viewer: the service class lets only
+calls from other services reach them.
+"""
+
+from datetime import date
+
+from sqlalchemy import select
+
+from torget_school_directory import access, queries
+from torget_school_directory.access import NotFound
+from torget_school_directory.models import duties, guardianships, persons, placements
+from torget_school_directory.pin import PinProtector, parse_pin
+from torget_school_directory.publishing import is_protected
+
+
+def person_roles(connection, protector: PinProtector, personal_identity_number: str, today: date) -> dict | None:
+    """Return what the platform's roles of the person with this number rest on, or None if unknown.
+
+    ``guardian_of`` lists the children in the person's custody who have a
+    current placement or enrolment at a unit of the directory; ``duties`` the
+    person's current duties. Raises InvalidRequest for an invalid number.
+    """
+    try:
+        pin = parse_pin(personal_identity_number)
+    except ValueError as exc:
+        raise access.InvalidRequest(f"invalid personal identity number: {exc}") from None
+
+    person = connection.execute(
+        select(persons).where(persons.c.pin_hash == protector.lookup_hash(pin.value), persons.c.removed_at.is_(None))
+    ).first()
+    if person is None:
+        return None
+
+    placed_children = (
+        select(guardianships.c.child_id)
+        .join(placements, placements.c.child_id == guardianships.c.child_id)
+        .where(guardianships.c.guardian_id == person.id, access.in_custody(), access.current(placements, today))
+        .distinct()
+        .order_by(guardianships.c.child_id)
+    )
+    current_duties = (
+        select(duties.c.unit_id, duties.c.duty_role)
+        .where(duties.c.person_id == person.id, access.current(duties, today))
+        .order_by(duties.c.unit_id, duties.c.duty_role)
+    )
+    return {
+        "person_id": person.id,
+        "given_name": person.given_name,
+        "family_name": person.family_name,
+        "protected_identity": is_protected(person.security_marking),
+        "guardian_of": list(connection.scalars(placed_children)),
+        "duties": [{"unit_id": row.unit_id, "duty_role": row.duty_role} for row in connection.execute(current_duties)],
+    }
+
+
+def child_context(connection, child_id: str, today: date) -> dict:
+    """Return the child's current units and groups and the guardians with custody."""
+    child = connection.execute(select(persons).where(persons.c.id == child_id, persons.c.removed_at.is_(None))).first()
+    if child is None:
+        raise NotFound("child not found")
+
+    guardian_rows = connection.execute(
+        select(persons)
+        .join(guardianships, guardianships.c.guardian_id == persons.c.id)
+        .where(guardianships.c.child_id == child_id, access.in_custody(), persons.c.removed_at.is_(None))
+        .order_by(persons.c.id)
+    )
+    units = [
+        {key: placement[key] for key in ("unit_id", "unit_name", "school_type", "school_year", "placement_id")}
+        for placement in queries.current_placements(connection, [child_id], today)[child_id]
+    ]
+    return {
+        "child_person_id": child.id,
+        "given_name": child.given_name,
+        "family_name": child.family_name,
+        "protected_identity": is_protected(child.security_marking),
+        "units": units,
+        "groups": queries.current_groups(connection, [child_id], today)[child_id],
+        "guardians": [
+            {
+                "person_id": row.id,
+                "given_name": row.given_name,
+                "family_name": row.family_name,
+                "protected_identity": is_protected(row.security_marking),
+            }
+            for row in guardian_rows
+        ],
+    }
