@@ -5,6 +5,7 @@ import sys
 
 import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
+from sqlalchemy.orm import sessionmaker
 
 # The helpers and the directory double sit beside this file; pytest's
 # importlib mode does not put this folder on sys.path by itself.
@@ -25,7 +26,12 @@ from identity_testing import (  # noqa: E402
     identity_config,
 )
 
+from torget_identity.ports import Ports, bankid_client  # noqa: E402
+from torget_identity.protection import Protector  # noqa: E402
 from torget_identity.service import IdentityService  # noqa: E402
+from torget_identity.settings import IdentitySettings  # noqa: E402
+from torget_shared.db import WorkerDatabase, make_engine  # noqa: E402
+from torget_shared.outbox import write_event  # noqa: E402
 
 
 @pytest.fixture
@@ -92,3 +98,32 @@ def event_tap(rabbit_config):
     tap = EventTap(rabbit_config["AMQP_URI"])
     yield tap
     tap.close()
+
+
+class LocalDirectory:
+    """The directory double's table, called in-process for tests without a broker."""
+
+    def person_roles(self, personal_number: str) -> dict:
+        return directory_double.DirectoryDouble().person_roles(personal_number)
+
+    def is_guardian(self, guardian_person_id: str, child_person_id: str) -> bool:
+        return directory_double.DirectoryDouble().is_guardian(guardian_person_id, child_person_id)
+
+
+@pytest.fixture
+def ports(service_database, bankid_server):
+    """Return the service layer's ports on a fresh database, the test server and the directory's table."""
+    directory_double.reset()
+    directory_double.add_person(GUARDIAN_NUMBER, GUARDIAN_PERSON, guardian_of=[CHILD_PERSON])
+    engine = make_engine(service_database("identity"))
+    settings = IdentitySettings.from_config(identity_config(bankid_server.url, BANKID_COLLECT_INTERVAL=0.01))
+    yield Ports(
+        db=WorkerDatabase(sessionmaker(bind=engine, expire_on_commit=False), on_commit=lambda: None),
+        settings=settings,
+        protector=Protector(settings.data_key, settings.lookup_key),
+        bankid=bankid_client(settings),
+        directory=LocalDirectory(),
+        publish=lambda session, event_type, payload: write_event(session, "identity", event_type, payload),
+    )
+    engine.dispose()
+    directory_double.reset()

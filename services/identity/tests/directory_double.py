@@ -9,7 +9,7 @@ real directory.
 
 from nameko.rpc import rpc
 
-# personal identity number -> the person_roles answer
+# personal identity number -> the person_roles result
 PEOPLE: dict[str, dict] = {}
 # (guardian person id, child person id) pairs
 GUARDIANSHIPS: set[tuple[str, str]] = set()

@@ -112,12 +112,12 @@ def _collect(ports: Ports, order_ref: str) -> None:
         log.info("BankID order %s", result["status"], extra={"order_ref": order_ref, "hint_code": result.get("hintCode")})
 
 
-def refresh_order(ports: Ports, order_ref: str, language: str = "sv"):
-    """Collect the order when it is pending and due, and return its stored row."""
+def refresh_order(ports: Ports, order_ref: str, language: str = "sv", force: bool = False):
+    """Collect the order when it is pending and due (or ``force``), and return its stored row."""
     with ports.db.transaction() as session:
         row = _order(session, order_ref)
 
-    due = row.last_collected_at is None or (
+    due = force or row.last_collected_at is None or (
         (utcnow() - row.last_collected_at).total_seconds() >= ports.settings.bankid_collect_interval
     )
     if row.status == PENDING and due:
@@ -175,7 +175,7 @@ def completed_identity(ports: Ports, order_ref: str, language: str = "sv") -> di
 
     Raises bankid_order_pending, bankid_order_failed or bankid_order_used.
     """
-    row = refresh_order(ports, order_ref, language)
+    row = refresh_order(ports, order_ref, language, force=True)
     if row.status == PENDING:
         rfa = rfa_code(status=PENDING, hint_code=row.hint_code)
         raise Conflict("bankid_order_pending", rfa=rfa, message=user_message(rfa, language))
