@@ -1,0 +1,229 @@
+"""Test support of the messaging service: the SMS sink and an SMTP server as fixtures, event publishing, households."""
+
+import socket
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, time
+
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from kombu import Connection
+from nameko.constants import HEADER_PREFIX
+from nameko.standalone.events import get_event_exchange
+
+from torget_messaging.models import delivery
+from torget_messaging.service import MessagingService
+from torget_messaging.sms_sink import SmsSink
+from torget_shared import contracts  # noqa: F401
+from torget_shared.db import make_engine
+from torget_shared.events import build_envelope
+from torget_shared.testing.probe import wait_for
+
+SINK_USER = "torget"
+SINK_PASSWORD = "sink-secret"
+CUSTODY = "Vårdnadshavare"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RecordingSmtpHandler:
+    """An aiosmtpd handler that keeps every message and rejects chosen recipients with 550."""
+
+    def __init__(self):
+        self.messages: list[dict] = []
+        self.rejected_recipients: set[str] = set()
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's name
+        if address in self.rejected_recipients:
+            return "550 5.1.1 Mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        import email
+        from email import policy
+
+        message = email.message_from_bytes(envelope.original_content, policy=policy.default)
+        with self.lock:
+            self.messages.append({"to": list(envelope.rcpt_tos), "message": message})
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp_server():
+    handler = RecordingSmtpHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    handler.port = controller.port
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture
+def sms_sink():
+    sink = SmsSink("127.0.0.1", 0, SINK_USER, SINK_PASSWORD).start()
+    yield sink
+    sink.stop()
+
+
+def messaging_config(sms_sink, smtp_server, **overrides) -> dict:
+    config = {
+        "SMS_API_URL": sms_sink.url,
+        "SMS_API_USERNAME": SINK_USER,
+        "SMS_API_PASSWORD": SINK_PASSWORD,
+        "SMS_TIMEOUT": 1.0,
+        "SMS_CONNECT_TIMEOUT": 1.0,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": smtp_server.port,
+        "SMTP_TIMEOUT": 2.0,
+        "PUBLIC_URL": "https://torget.test",
+        "DELIVERY_RETRY_DELAYS": "0.2,0.4",
+        "DELIVERY_SENDING_LEASE": 3.0,
+        "DELIVERY_RECONCILE_DELAY": 0.5,
+        "DELIVERY_SWEEP_INTERVAL": 0.2,
+        "HANDLER_RETRY_DELAYS": [0.2, 0.5],
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def start_messaging(start_service, sms_sink, smtp_server):
+    def start(**overrides):
+        return start_service(MessagingService, **messaging_config(sms_sink, smtp_server, **overrides))
+
+    return start
+
+
+def publish(amqp_uri: str, producer: str, event_type: str, payload: dict, envelope: dict | None = None) -> dict:
+    """Publish an event as the producer's outbox relay would; return the envelope."""
+    envelope = envelope or build_envelope(producer, event_type, payload)
+    with Connection(amqp_uri) as connection:
+        connection.Producer().publish(
+            envelope,
+            exchange=get_event_exchange(producer, {}),
+            routing_key=event_type,
+            serializer="json",
+            headers={f"{HEADER_PREFIX}.correlation_id": envelope["correlation_id"]},
+            message_id=envelope["event_id"],
+            retry=True,
+        )
+    return envelope
+
+
+@dataclass
+class GuardianSpec:
+    given_name: str
+    language: str = "sv"
+    mobile: str | None = None
+    email: str | None = None
+    sms: bool = True
+    email_enabled: bool = True
+    protected: bool = False
+    person_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass
+class Household:
+    child_person_id: str
+    unit_id: str
+    guardians: list[GuardianSpec]
+
+
+def set_up_household(amqp_uri, database_url, guardians: list[GuardianSpec], child_protected=False, child_name=("Åsa", "Lind")) -> Household:
+    """Publish the directory and identity events of a child and its guardians; wait for the read model."""
+    child_person_id = str(uuid.uuid4())
+    unit_id = str(uuid.uuid4())
+    publish(
+        amqp_uri,
+        "school_directory",
+        "person_changed",
+        {"person_id": child_person_id, "given_name": child_name[0], "family_name": child_name[1], "protected_identity": child_protected, "removed": False},
+    )
+    for guardian in guardians:
+        publish(
+            amqp_uri,
+            "school_directory",
+            "person_changed",
+            {"person_id": guardian.person_id, "given_name": guardian.given_name, "family_name": "Lind", "protected_identity": guardian.protected, "removed": False},
+        )
+        publish(
+            amqp_uri,
+            "school_directory",
+            "guardianship_established",
+            {"child_person_id": child_person_id, "guardian_person_id": guardian.person_id, "relation_type": CUSTODY},
+        )
+        publish(
+            amqp_uri,
+            "identity",
+            "contact_details_changed",
+            {
+                "account_id": str(uuid.uuid4()),
+                "person_id": guardian.person_id,
+                "email": guardian.email,
+                "mobile": guardian.mobile,
+                "language": guardian.language,
+                "preferences": {"sms": guardian.sms, "email": guardian.email_enabled},
+                "protected_identity": guardian.protected,
+                "changed_at": "2026-12-01T08:00:00+00:00",
+            },
+        )
+
+    engine = make_engine(database_url)
+    try:
+        def ready():
+            with engine.connect() as connection:
+                guardianships = connection.execute(sa.text("SELECT count(*) FROM guardianship WHERE child_person_id = :c"), {"c": child_person_id}).scalar()
+                contacts = connection.execute(
+                    sa.text("SELECT count(*) FROM contact WHERE person_id IN :ids").bindparams(sa.bindparam("ids", expanding=True)),
+                    {"ids": [g.person_id for g in guardians] or ["none"]},
+                ).scalar()
+                persons = connection.execute(sa.text("SELECT count(*) FROM person")).scalar()
+            return guardianships == len(guardians) and contacts == len(guardians) and persons >= len(guardians) + 1
+
+        wait_for(ready, timeout=15)
+    finally:
+        engine.dispose()
+    return Household(child_person_id, unit_id, guardians)
+
+
+def absence_payload(household: Household, **overrides) -> dict:
+    payload = {
+        "registration_id": str(uuid.uuid4()),
+        "child_person_id": household.child_person_id,
+        "unit_id": household.unit_id,
+        "lesson_id": "lesson-1",
+        "lesson_name": "Matematik",
+        "local_date": date(2026, 12, 7).isoformat(),
+        "local_start_time": time(8, 15).isoformat(),
+        "local_end_time": time(9, 0).isoformat(),
+        "kind": "absent",
+        "late_minutes": None,
+    }
+    payload.update(overrides)
+    return payload
+
+
+def deliveries(database_url: str) -> list[dict]:
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(sa.select(delivery).order_by(delivery.c.created_at))]
+    finally:
+        engine.dispose()
+
+
+def smtp_recipients(smtp_server) -> list[str]:
+    with smtp_server.lock:
+        return sorted(address for message in smtp_server.messages for address in message["to"])
+
+
+def sms_recipients(sms_sink) -> list[str]:
+    return sorted(message["to"] for message in sms_sink.messages)
