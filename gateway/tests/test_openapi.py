@@ -5,6 +5,7 @@ import json
 import pytest
 
 ERROR_REF = "#/components/schemas/ErrorResponse"
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
 @pytest.fixture
@@ -41,7 +42,9 @@ def test_every_operation_documents_errors(document):
     responses = document["components"]["responses"]
 
     assert responses["DEFAULT_ERROR"]["content"]["application/json"]["schema"]["$ref"] == ERROR_REF
-    for path, operations in document["paths"].items():
+    for path, path_item in document["paths"].items():
+        # A path item also holds keys that are not operations, such as its parameters.
+        operations = {method: path_item[method] for method in HTTP_METHODS if method in path_item}
         for method, operation in operations.items():
             assert operation["responses"]["default"]["$ref"] == "#/components/responses/DEFAULT_ERROR", (
                 f"{method.upper()} {path} lacks the default error response"
