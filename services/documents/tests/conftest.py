@@ -15,7 +15,7 @@ from torget_shared.db import make_engine
 # The tests import their helpers and the directory double from this folder.
 sys.path.insert(0, str(Path(__file__).parent))
 
-import directory_double  # noqa: E402
+import documents_directory_double as directory_double  # noqa: E402
 from documents_support import (  # noqa: E402
     ASSISTANT_A,
     CHILD,
