@@ -164,3 +164,52 @@ def test_withdrawal_before_registration_sends_nothing(start_messaging, rabbit_co
 
     assert sms_sink.messages == []
     assert smtp_server.messages == []
+
+
+def call_as(rabbit_config, caller, method, *args):
+    from nameko.standalone.rpc import ServiceRpcProxy
+
+    from torget_shared.caller import CALLER_KEY
+
+    context = {CALLER_KEY: caller.to_context()}
+    with ServiceRpcProxy("messaging", {"AMQP_URI": rabbit_config["AMQP_URI"]}, context_data=context, timeout=10) as proxy:
+        return getattr(proxy, method)(*args)
+
+
+def test_guardian_acknowledges_and_staff_see_it(start_messaging, rabbit_config, sms_sink, smtp_server):
+    import pytest
+    from nameko.exceptions import RemoteError
+
+    from torget_shared.caller import Caller
+
+    service = start_messaging()
+    amqp_uri = rabbit_config["AMQP_URI"]
+    household = set_up_household(
+        amqp_uri,
+        service.database_url,
+        [
+            GuardianSpec("Karin", mobile=MOBILE_SV, email="karin@example.se"),
+            GuardianSpec("Dolda", mobile=MOBILE_AR, email=None, protected=True),
+        ],
+    )
+    publish(amqp_uri, "attendance", "absence_registered", absence_payload(household))
+    wait_for(lambda: len(sms_sink.messages) == 2)
+    karin, hidden = household.guardians
+    as_karin = Caller(kind="account", account_id="a-1", person_id=karin.person_id, roles=("guardian",))
+    stranger = Caller(kind="account", account_id="a-2", person_id="someone-else", roles=("guardian",))
+
+    [notice] = call_as(rabbit_config, as_karin, "list_my_notices")
+    assert notice["acknowledged_at"] is None
+    acknowledged = call_as(rabbit_config, as_karin, "acknowledge_notice", notice["notice_id"])
+    again = call_as(rabbit_config, as_karin, "acknowledge_notice", notice["notice_id"])
+    assert again["acknowledged_at"] == acknowledged["acknowledged_at"]
+    with pytest.raises(RemoteError, match="NotFound"):
+        call_as(rabbit_config, stranger, "acknowledge_notice", notice["notice_id"])
+
+    [unit_notice] = call_as(rabbit_config, Caller.for_service("tests"), "list_unit_notices", household.unit_id)
+    guardians = {entry["guardian_person_id"]: entry for entry in unit_notice["guardians"]}
+    assert guardians[karin.person_id]["acknowledged_at"] == acknowledged["acknowledged_at"]
+    assert guardians[karin.person_id]["name"] == "Karin Lind"
+    assert guardians[hidden.person_id]["acknowledged_at"] is None
+    assert guardians[hidden.person_id]["name"] is None
+    assert "+46" not in str(unit_notice)

@@ -26,9 +26,10 @@ from torget_messaging.settings import MessagingSettings
 
 log = logging.getLogger(__name__)
 
-# Test-only: set to "after_provider_call" and the process kills itself with
-# SIGKILL right after a provider accepted a message and before the outcome is
-# recorded, as a crash at the worst moment would.
+# Test-only: set to "after_sms_provider_call" (or "after_email_provider_call")
+# and the process kills itself with SIGKILL right after the provider accepted
+# a message of that channel and before the outcome is recorded, as a crash at
+# the worst moment would.
 CRASH_POINT_VARIABLE = "MESSAGING_TEST_CRASH_POINT"
 # Seconds a correction waits while the notice it corrects is still being sent.
 CORRECTION_WAIT = 5.0
@@ -83,8 +84,8 @@ def email_message_id(delivery_id: str, sender: str) -> str:
     return f"<{delivery_id}@{domain}>"
 
 
-def _crash_if_asked() -> None:
-    if os.environ.get(CRASH_POINT_VARIABLE) == "after_provider_call":
+def _crash_if_asked(channel: str) -> None:
+    if os.environ.get(CRASH_POINT_VARIABLE) == f"after_{channel}_provider_call":
         log.warning("test crash point reached: killing the process")
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -116,7 +117,7 @@ class Dispatcher:
             log.exception("provider call raised unexpectedly", extra=_ids(row))
             return self._outcome_unknown(row, f"{type(exc).__name__}: {exc}")
 
-        _crash_if_asked()
+        _crash_if_asked(row.channel)
         with self.db.transaction() as session:
             ledger.mark_sent(session, row, provider_message_id)
         log.info("notification sent", extra={**_ids(row), "attempt": row.attempts, "provider_message_id": provider_message_id})
