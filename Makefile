@@ -77,3 +77,15 @@ lock:
 
 clean:
 	rm -rf $(VENV) var
+
+# Lesson registrations per second through a gunicorn gateway, against the
+# RabbitMQ and PostgreSQL of the tests; appends a section to docs/benchmarks.md.
+.PHONY: bench-attendance
+bench-attendance: setup
+	$(BIN)/python services/attendance/bench/bench_registrations.py
+
+# Import the large generated municipality into a fresh PostgreSQL database and
+# write records/s to docs/benchmarks.md.
+.PHONY: bench-directory
+bench-directory: setup
+	$(BIN)/python -m torget_school_directory.bench --output docs/benchmarks.md

@@ -1,8 +1,8 @@
 """HTTP endpoints of the attendance service: schedule, registration, absence reports, statistics, lesson plans.
 
 The attendance service checks the caller on every object. Its rejections
-arrive as :class:`AttendanceRejection` (code, field, params, status) and are
-answered in the gateway's error format, translated here.
+arrive as :class:`AttendanceRejection` (code, field, params, status) and
+become responses in the gateway's error format, translated here.
 """
 
 import marshmallow as ma

@@ -26,7 +26,7 @@ from torget_shared.outbox import outbox_table, write_event  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def world():
-    """Reset the directory double's answers before each test and return them."""
+    """Reset the directory double's data before each test and return it."""
     directory_double.reset_world()
     recorded.clear()
     return directory_double.WORLD

@@ -2,7 +2,7 @@
 
 It stands in for the real school_directory service in the attendance tests:
 a real nameko service named ``school_directory`` on the test's broker, whose
-RPCs answer from ``WORLD``. The same answers serve the domain tests through
+RPCs return the data in ``WORLD``. The same data serves the domain tests through
 :class:`FakeDirectory`, which needs no broker.
 """
 
@@ -15,6 +15,9 @@ UNIT_B = "unit-b"
 GROUP_7A = "group-7a"
 GROUP_9B = "group-9b"
 PUPILS_7A = ["pupil-1", "pupil-2", "pupil-3", "pupil-4"]
+# A class of usual size for the benchmark.
+GROUP_BENCH = "group-bench"
+PUPILS_BENCH = [f"bench-pupil-{number:02d}" for number in range(1, 26)]
 
 BASE_WORLD = {
     "units": {
@@ -23,6 +26,7 @@ BASE_WORLD = {
     },
     "groups": {
         GROUP_7A: {"group_id": GROUP_7A, "unit_id": UNIT_A, "pupil_person_ids": PUPILS_7A, "mentor_person_ids": ["mentor-1"]},
+        GROUP_BENCH: {"group_id": GROUP_BENCH, "unit_id": UNIT_A, "pupil_person_ids": PUPILS_BENCH, "mentor_person_ids": []},
         GROUP_9B: {"group_id": GROUP_9B, "unit_id": UNIT_B, "pupil_person_ids": ["pupil-9"], "mentor_person_ids": []},
     },
     "children": {
@@ -49,9 +53,9 @@ BASE_WORLD = {
     },
 }
 
-# The answers the running double gives; a test may change them.
+# The data the running double returns; a test may change it.
 WORLD: dict = copy.deepcopy(BASE_WORLD)
-# How many times each RPC was called, for tests of the stored answers.
+# How many times each RPC was called, for tests of the stored directory answers.
 CALLS: dict = {}
 
 

@@ -5,7 +5,6 @@ import time
 from datetime import datetime, time as wall_time, timedelta
 
 import pytest
-from nameko.exceptions import RemoteError
 
 from conftest import add_lesson, outbox_events
 from event_recorder import recorded
@@ -19,6 +18,15 @@ def local_today():
 
 def events_of(event_type):
     return [envelope for envelope in recorded if envelope["event_type"] == event_type]
+
+
+def rejection_text(raised) -> str:
+    """Return the text of a rejection: nameko's RemoteError, or the class the gateway registers for it.
+
+    Importing the gateway makes nameko rebuild attendance rejections as the
+    gateway's class, so these tests read the code and field from the text.
+    """
+    return str(raised.value)
 
 
 def settle(seconds=0.5):
@@ -100,21 +108,21 @@ def test_concurrent_same_registration_publishes_once(attendance, engine):
 def test_rejection_reaches_caller_with_field(attendance, engine):
     lesson_id = add_lesson(engine, to_utc(local_today(), wall_time(10, 0)), 60)
 
-    with pytest.raises(RemoteError) as raised:
+    with pytest.raises(Exception) as raised:
         attendance.as_person("teacher-1").register_lesson(
             lesson_id, [{"child_person_id": "pupil-1", "status": "late", "late_minutes": 90}]
         )
 
-    assert raised.value.exc_type == "InvalidRequest"
-    assert "marks.0.late_minutes" in raised.value.value
+    assert "out_of_range" in rejection_text(raised)
+    assert "marks.0.late_minutes" in rejection_text(raised)
     assert outbox_events(engine) == []
 
 
 def test_anonymous_caller_is_rejected(attendance):
-    with pytest.raises(RemoteError) as raised:
+    with pytest.raises(Exception) as raised:
         attendance.unit_rules("unit-a")
 
-    assert raised.value.exc_type == "NotAuthenticated"
+    assert "not_authenticated" in rejection_text(raised)
 
 
 def test_stored_answer_serves_while_directory_is_down(attendance, engine):
@@ -126,9 +134,9 @@ def test_stored_answer_serves_while_directory_is_down(attendance, engine):
     view = teacher.lesson_attendance(lesson_id)
 
     assert [pupil["child_person_id"] for pupil in view["pupils"]] == ["pupil-1", "pupil-2", "pupil-3", "pupil-4"]
-    with pytest.raises(RemoteError) as raised:
+    with pytest.raises(Exception) as raised:
         attendance.as_person("guardian-1").child_schedule("pupil-2", "2026-01-01", "2026-01-02")
-    assert raised.value.exc_type == "DirectoryUnavailable"
+    assert "directory_unavailable" in rejection_text(raised)
 
 
 def test_staff_create_move_and_cancel_lesson(attendance):
@@ -148,20 +156,21 @@ def test_staff_create_move_and_cancel_lesson(attendance):
     cancelled = teacher.cancel_lesson(created["id"])
     assert cancelled["cancelled"] is True
 
-    with pytest.raises(RemoteError) as raised:
+    with pytest.raises(Exception) as raised:
         attendance.as_person("teacher-b").cancel_lesson(created["id"])
-    assert raised.value.exc_type == "Forbidden"
+    assert "no_duty_at_unit" in rejection_text(raised)
 
-    with pytest.raises(RemoteError) as raised:
+    with pytest.raises(Exception) as raised:
         teacher.create_lesson({
             "unit_id": "unit-a", "name": "Svenska", "group_ids": ["group-7a"],
             "starts_at": "2026-10-25T09:00:00+01:00", "ends_at": "2026-10-25T08:00:00+01:00",
         })
-    assert "ends_at" in raised.value.value
+    assert "ends_before_start" in rejection_text(raised)
+    assert "ends_at" in rejection_text(raised)
 
 
 def test_import_is_internal(attendance):
-    with pytest.raises(RemoteError) as raised:
+    with pytest.raises(Exception) as raised:
         attendance.as_person("principal-a").import_ss12000([], [])
 
-    assert raised.value.exc_type == "Forbidden"
+    assert "internal_rpc" in rejection_text(raised)

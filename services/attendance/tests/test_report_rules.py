@@ -142,7 +142,7 @@ def test_guardian_with_two_children_reports_each(db, fake_directory):
     ("2026-03-29T00:30:00+01:00", "2026-03-29"),  # last Sunday of March, before the change
     ("2026-10-25T00:30:00+02:00", "2026-10-25"),  # last Sunday of October, before the change
 ])
-def test_report_at_half_past_midnight_belongs_to_that_day(db, fake_directory, now, today):
+def test_report_at_0030_uses_local_date(db, fake_directory, now, today):
     with db.begin():
         set_rules(db, fake_directory, "principal-a", "unit-a",
                   {"report_days_ahead": 0, "report_days_back": 0}, at(now))

@@ -9,7 +9,7 @@ registration publishes only when that state changes:
   ``absence_registration_withdrawn``.
 
 The lesson row is locked for the whole registration, so two registrations of
-one lesson run one after the other and the second sees the first's marks.
+one lesson run one after the other and the second reads the first's marks.
 """
 
 import uuid
@@ -164,7 +164,7 @@ def _store_mark(session, lesson_id, mark: Mark, report_id, existing, person_id, 
     if mark.status == PRESENT:
         valid_absence = False
     elif valid_absence is None:
-        # A guardian's report makes the absence valid unless the teacher says otherwise.
+        # A guardian's report makes the absence valid unless the request sets valid_absence.
         valid_absence = report_id is not None
 
     if existing is not None and (existing.status, existing.late_minutes, existing.valid_absence) == (
@@ -207,21 +207,21 @@ def _store_mark(session, lesson_id, mark: Mark, report_id, existing, person_id, 
 def _publish_change(session, publish, lesson, row, report_id) -> int:
     """Publish the mark's notice state when it differs from the one last published; return events written."""
     if row.status in (ABSENT, LATE) and report_id is None:
-        wanted = (row.status, row.late_minutes)
+        notice = (row.status, row.late_minutes)
     else:
-        wanted = (None, None)
+        notice = (None, None)
     published = (row.notice_kind, row.notice_late_minutes)
-    if wanted == published:
+    if notice == published:
         return 0
 
-    if wanted[0] is None:
+    if notice[0] is None:
         publish(ABSENCE_REGISTRATION_WITHDRAWN, _withdrawn_payload(lesson, row))
     else:
         publish(ABSENCE_REGISTERED, _registered_payload(lesson, row))
     session.execute(
         update(attendance_marks)
         .where(attendance_marks.c.id == row.id)
-        .values(notice_kind=wanted[0], notice_late_minutes=wanted[1])
+        .values(notice_kind=notice[0], notice_late_minutes=notice[1])
     )
     return 1
 

@@ -1,7 +1,7 @@
 """Absence statistics: valid and invalid absence minutes against scheduled minutes.
 
 Per pupil and lesson: an absent mark counts the whole lesson, a late mark its
-late minutes, each as valid or invalid as the mark says. A lesson without a
+late minutes, each valid or invalid as the mark's valid_absence sets. A lesson without a
 mark that a guardian's report overlaps counts the overlap as valid absence.
 Cancelled lessons count for nothing. A pupil whose total absence reaches the
 unit's threshold percent is flagged for the group's mentors.
