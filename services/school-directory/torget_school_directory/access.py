@@ -25,7 +25,7 @@ class NotFound(LookupError):
 
 
 class InvalidRequest(ValueError):
-    """The request's arguments are invalid; the message says which and why."""
+    """The request's arguments are invalid; the message names the argument and the reason."""
 
 
 class InternalOnly(PermissionError):
@@ -47,7 +47,7 @@ class Viewer:
 
 
 def current(table, today: date):
-    """The condition that a row with start_date, end_date and removed_at is in force on ``today``."""
+    """Return the condition that a row with start_date, end_date and removed_at is in force on ``today``."""
     return and_(
         table.c.start_date <= today,
         or_(table.c.end_date.is_(None), table.c.end_date >= today),

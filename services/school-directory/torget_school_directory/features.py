@@ -15,7 +15,8 @@ from torget_shared.db import utcnow
 
 from torget_school_directory import access, queries, ss12000
 from torget_school_directory.access import InvalidRequest, NotFound, Viewer
-from torget_school_directory.models import organisations, unit_features
+from torget_school_directory.models import organisations
+from torget_school_directory.models import unit_features as feature_switches
 
 _PRESCHOOL = {"absence_reporting", "logbook", "development_talks", "conversations", "announcements"}
 _LEISURE = {"absence_reporting", "logbook", "conversations", "announcements"}
@@ -65,7 +66,7 @@ def unit_features(connection, unit_id: str) -> dict:
     if unit is None:
         raise NotFound("school unit not found")
     features = default_features(unit.school_types)
-    for row in connection.execute(select(unit_features).where(unit_features.c.unit_id == unit_id)):
+    for row in connection.execute(select(feature_switches).where(feature_switches.c.unit_id == unit_id)):
         features[row.feature] = row.enabled
     return {"unit_id": unit.id, "school_types": unit.school_types, "features": features}
 
@@ -107,18 +108,18 @@ def set_unit_features(connection, viewer: Viewer, unit_id: str, changes: dict, t
     changes = _checked_changes(changes)
 
     before = unit_features(connection, unit_id)["features"]
-    stored = {row.feature for row in connection.execute(select(unit_features).where(unit_features.c.unit_id == unit_id))}
+    stored = {row.feature for row in connection.execute(select(feature_switches).where(feature_switches.c.unit_id == unit_id))}
     now = utcnow()
     for feature, enabled in sorted(changes.items()):
         values = {"enabled": enabled, "changed_by": viewer.person_id, "changed_at": now}
         if feature in stored:
             connection.execute(
-                update(unit_features)
-                .where(unit_features.c.unit_id == unit_id, unit_features.c.feature == feature)
+                update(feature_switches)
+                .where(feature_switches.c.unit_id == unit_id, feature_switches.c.feature == feature)
                 .values(**values)
             )
         else:
-            connection.execute(insert(unit_features).values(unit_id=unit_id, feature=feature, **values))
+            connection.execute(insert(feature_switches).values(unit_id=unit_id, feature=feature, **values))
 
     after = unit_features(connection, unit_id)
     turned = [feature for feature in FEATURES if before[feature] != after["features"][feature]]

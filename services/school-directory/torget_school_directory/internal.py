@@ -1,7 +1,7 @@
 """Queries that other services make by RPC: who a person is at login, a child's context.
 
-These answer for the platform, not for a viewer: the service class lets only
-calls from other services reach them.
+They serve the platform, not a viewer, so the service class accepts them
+only from other services.
 """
 
 from datetime import date

@@ -2,7 +2,7 @@
 
 Each RPC method checks who calls, runs one function of the service layer in
 a transaction and returns plain data. Methods for clients take the caller
-from the RPC context; the internal methods answer only other services.
+from the RPC context; the internal methods serve only other services.
 """
 
 import logging
@@ -37,7 +37,7 @@ class PinProtection(DependencyProvider):
 
 
 class ImportSettings(DependencyProvider):
-    """Where the import RPC reads from: the service config, else the environment.
+    """The import RPC's sources, from the service config or else the environment.
 
     DIRECTORY_SS12000_URL and DIRECTORY_SS12000_TOKEN name the live API;
     DIRECTORY_IMPORT_DIR is the only folder whose dumps the RPC may read.
@@ -60,7 +60,7 @@ class SchoolDirectoryService(ServiceBase):
 
     def _require_service(self) -> None:
         if self.calling_service in (None, "gateway"):
-            raise InternalOnly("this method answers only other services of the platform")
+            raise InternalOnly("this method is only for other services of the platform, not for client requests")
 
     # clients (through the gateway) and services
 
@@ -102,7 +102,7 @@ class SchoolDirectoryService(ServiceBase):
     def is_guardian(self, guardian_person_id: str, child_person_id: str) -> bool:
         """Return whether the person has custody of the child.
 
-        Another service gets the plain answer; a client gets True only when
+        Another service gets the plain result. A client gets True only when
         it is that guardian or may see the child, and False otherwise.
         """
         with self.db.transaction() as session:

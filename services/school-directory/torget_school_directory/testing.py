@@ -1,8 +1,8 @@
 """An SS 12000 API played by a werkzeug server on 127.0.0.1, for tests of the import.
 
 It serves a data set with ``limit``/``pageToken`` paging and the
-``meta.modified.after`` filter, checks the bearer token, and can be told to
-fail a given request with a status code.
+``meta.modified.after`` filter, checks the bearer token, and fails a chosen
+request with a chosen status code.
 """
 
 import json
@@ -23,7 +23,7 @@ class Ss12000Server:
         self.deleted: dict[str, list] = {}
         self.token = token
         self.requests: list[tuple[str, dict]] = []
-        # (path, nth request to it counted from 1) -> status to answer instead
+        # (path, nth request to it counted from 1) -> status code to respond with instead
         self.failures: dict[tuple[str, int], int] = {}
         self._pages: dict[str, list] = {}
         self._counts: dict[str, int] = {}
