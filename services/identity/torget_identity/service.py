@@ -7,20 +7,25 @@ access token's session id in the RPC context.
 
 import logging
 from contextlib import contextmanager
+from functools import partial
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
+from nameko.rpc import rpc as nameko_rpc
 
 from torget_identity import access, accounts, contacts, logins, password_accounts, sessions, tokens
 from torget_identity.errors import Forbidden, IdentityError, Unauthenticated
 from torget_identity.ports import DirectoryClient, Ports, bankid_client
 from torget_identity.protection import Protector
 from torget_identity.settings import IdentitySettings
-import torget_shared.contracts  # noqa: F401 - registers the event schemas
+import torget_shared.contracts  # noqa: F401, I001 - registers the event schemas
 from torget_shared.caller import ACCOUNT, SERVICE, Caller
 from torget_shared.service import ServiceBase
 
 log = logging.getLogger(__name__)
+
+# A rejection is the caller's error, so nameko logs it as a warning, not with a traceback.
+rpc = partial(nameko_rpc, expected_exceptions=IdentityError)
 
 # The context key under which the gateway passes the session id ("sid") of the verified access token.
 SESSION_KEY = "session_id"
