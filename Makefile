@@ -89,3 +89,10 @@ bench-attendance: setup
 .PHONY: bench-directory
 bench-directory: setup
 	$(BIN)/python -m torget_school_directory.bench --output docs/benchmarks.md
+
+# Time from publishing absence_registered to the SMS sink receiving the SMS
+# (p50, p99) and notices per second, against the RabbitMQ and PostgreSQL of
+# the tests; appends a section to docs/benchmarks.md.
+.PHONY: bench-messaging
+bench-messaging: setup
+	$(BIN)/python -m torget_messaging.bench --output docs/benchmarks.md
