@@ -104,7 +104,7 @@ class LocalDirectory:
     """The directory double's table, called in-process for tests without a broker."""
 
     def person_roles(self, personal_number: str) -> dict:
-        return directory_double.DirectoryDouble().person_roles(personal_number)
+        return directory_double.DirectoryDouble().person_roles(personal_number) or {}
 
     def is_guardian(self, guardian_person_id: str, child_person_id: str) -> bool:
         return directory_double.DirectoryDouble().is_guardian(guardian_person_id, child_person_id)

@@ -31,7 +31,8 @@ class DirectoryClient:
         self._proxy = proxy
 
     def person_roles(self, personal_number: str) -> dict:
-        return self._call("person_roles", personal_number)
+        """Return the directory's person_roles result; an unknown person (None) becomes an empty result."""
+        return self._call("person_roles", personal_number) or {}
 
     def is_guardian(self, guardian_person_id: str, child_person_id: str) -> bool:
         return bool(self._call("is_guardian", guardian_person_id, child_person_id))

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import secrets
+import time
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,13 @@ def _development_keys(var_dir: str) -> dict[str, str]:
         "IDENTITY_DATA_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
         "IDENTITY_LOOKUP_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
     }
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        # Another process of the stack made the keys first.
+        time.sleep(0.1)
+        with open(path, encoding="utf-8") as key_file:
+            return json.load(key_file)
     with os.fdopen(descriptor, "w", encoding="utf-8") as key_file:
         json.dump(keys, key_file)
     log.warning("IDENTITY_DATA_KEY and IDENTITY_LOOKUP_KEY are not set: made development keys in %s", path)

@@ -43,10 +43,8 @@ class BankIdClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
-        if client_cert:
-            self.session.cert = (client_cert, client_key) if client_key else client_cert
-        if ca_bundle:
-            self.session.verify = ca_bundle
+        self.cert = ((client_cert, client_key) if client_key else client_cert) if client_cert else None
+        self.verify = ca_bundle or True
 
     def auth(self, end_user_ip: str, *, user_visible_data: str | None = None, requirement: dict | None = None) -> dict:
         """Start an authentication order and return orderRef, autoStartToken, qrStartToken and qrStartSecret.
@@ -72,7 +70,9 @@ class BankIdClient:
     def _post(self, method: str, body: dict) -> dict:
         url = f"{self.base_url}/{method}"
         try:
-            response = self.session.post(url, json=body, timeout=self.timeout)
+            # verify and cert go with each request: requests lets REQUESTS_CA_BUNDLE
+            # from the environment override a Session's own verify setting.
+            response = self.session.post(url, json=body, timeout=self.timeout, verify=self.verify, cert=self.cert)
         except requests.RequestException as exc:
             log.warning("BankID %s failed: %s", method, type(exc).__name__)
             raise BankIdUnavailable(f"BankID {method} failed: {type(exc).__name__}") from exc
