@@ -51,6 +51,17 @@ def test_staff_created_guardian_logs_in(identity, staff, as_caller):
     assert identity_error(again)["code"] == "account_already_activated"
 
 
+def test_bankid_finds_staff_created_account(identity, staff, bankid_server, directory):
+    created = create_account(staff)
+    directory.add_person("198204045551", PASSWORD_GUARDIAN_PERSON, guardian_of=[CHILD_PERSON])
+
+    tokens = bankid_login(identity, bankid_server, "198204045551")
+
+    assert tokens["account_id"] == created["account_id"]
+    assert tokens["account_created"] is False
+    assert tokens["assurance"] == "bankid"
+
+
 def test_activation_locks_after_wrong_codes(identity, staff):
     created = create_account(staff)
 

@@ -107,6 +107,28 @@ def _create_account(session: Session, ports: Ports, identity: dict, values: dict
     return session.execute(select(accounts).where(accounts.c.id == account_id)).one(), True
 
 
+def _link_account_of_person(session: Session, ports: Ports, person_id: str, personal_number: str):
+    """Give the account that staff created for this person its personal number, so BankID finds it.
+
+    Returns the account, or None when the person has no account yet.
+    """
+    account = session.execute(
+        select(accounts).where(accounts.c.person_id == person_id, accounts.c.personal_number_hash.is_(None)).with_for_update()
+    ).first()
+    if account is None:
+        return None
+    session.execute(
+        update(accounts)
+        .where(accounts.c.id == account.id)
+        .values(
+            personal_number_hash=ports.protector.personal_number_hash(personal_number),
+            personal_number_encrypted=ports.protector.encrypt_personal_number(personal_number),
+        )
+    )
+    log.info("BankID linked to an account created by staff", extra={"account_id": account.id})
+    return session.execute(select(accounts).where(accounts.c.id == account.id)).one()
+
+
 def login_with_bankid(ports: Ports, order_ref: str, *, apply: bool, language: str = "sv") -> dict:
     """Log in with a completed BankID order; with ``apply``, create the account when there is none.
 
@@ -120,6 +142,8 @@ def login_with_bankid(ports: Ports, order_ref: str, *, apply: bool, language: st
     with ports.db.transaction() as session:
         logins.consume_order(session, order_ref)
         account = account_by_personal_number(session, ports, identity["personal_number"], lock=True)
+        if account is None and person.get("person_id"):
+            account = _link_account_of_person(session, ports, person["person_id"], identity["personal_number"])
 
         if account is None and not apply:
             log.info("BankID login without an account", extra={"order_ref": order_ref})
@@ -136,7 +160,10 @@ def login_with_bankid(ports: Ports, order_ref: str, *, apply: bool, language: st
         if account is None:
             account, created = _create_account(session, ports, identity, values)
         if not created:
-            session.execute(update(accounts).where(accounts.c.id == account.id).values(updated_at=utcnow(), **values))
+            # BankID proves the person, so an account still waiting for its activation code is active from now.
+            session.execute(
+                update(accounts).where(accounts.c.id == account.id).values(status=ACTIVE, updated_at=utcnow(), **values)
+            )
             account = session.execute(select(accounts).where(accounts.c.id == account.id)).one()
 
         tokens = start_session(session, ports.protector, ports.settings, account, ASSURANCE_BANKID)

@@ -1,4 +1,4 @@
-"""What the identity service layer works with: database, settings, keys, BankID, directory, outbox.
+"""The dependencies of the identity service layer: database, settings, keys, BankID, directory, outbox.
 
 The nameko service builds one :class:`Ports` per worker; a unit test builds
 one with fakes.

@@ -96,7 +96,7 @@ def _development_keys(var_dir: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class IdentitySettings:
-    """What the identity service is configured with; times are in seconds."""
+    """Configuration of the identity service; times are in seconds."""
 
     # 32-byte keys: AES-256-GCM for personal identity numbers and private
     # signing keys, HMAC-SHA256 for lookups of identity numbers and codes.

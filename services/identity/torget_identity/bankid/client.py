@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 class BankIdError(Exception):
-    """BankID answered with an error: ``error_code`` is its errorCode (e.g. alreadyInProgress)."""
+    """An error response from BankID; ``error_code`` is its errorCode (e.g. alreadyInProgress)."""
 
     def __init__(self, error_code: str, details: str = "", http_status: int | None = None):
         super().__init__(f"BankID error {error_code} (HTTP {http_status}): {details}")
@@ -25,7 +25,7 @@ class BankIdError(Exception):
 
 
 class BankIdUnavailable(Exception):
-    """BankID could not be reached or did not answer in time."""
+    """BankID could not be reached or did not respond in time."""
 
 
 class BankIdClient:
@@ -43,7 +43,9 @@ class BankIdClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
-        self.cert = ((client_cert, client_key) if client_key else client_cert) if client_cert else None
+        self.cert = None
+        if client_cert:
+            self.cert = (client_cert, client_key) if client_key else client_cert
         self.verify = ca_bundle or True
 
     def auth(self, end_user_ip: str, *, user_visible_data: str | None = None, requirement: dict | None = None) -> dict:
