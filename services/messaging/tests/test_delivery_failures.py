@@ -1,4 +1,4 @@
-"""Delivery failures: the provider failing, timing out or answering late, SMTP rejecting, the broker dropping."""
+"""Delivery failures: the provider failing, timing out or responding late, SMTP rejecting, the broker dropping."""
 
 import time
 
@@ -65,7 +65,7 @@ def test_sms_answered_after_timeout_is_reconciled_not_resent(start_messaging, ra
     service = start_messaging()
     amqp_uri = rabbit_config["AMQP_URI"]
     household = household_of_two(amqp_uri, service.database_url)
-    # The provider creates the message, then answers after the client gave up.
+    # The provider creates the message, then responds after the client gave up.
     set_sink_behaviour(sms_sink, "late", count=1, delay=1.5)
 
     publish(amqp_uri, "attendance", "absence_registered", absence_payload(household))

@@ -6,7 +6,7 @@ Runs against the RabbitMQ and PostgreSQL the tests use (AMQP_URI,
 RABBIT_API_URI, TEST_DATABASE_URL), in a vhost and a database of its own that
 it removes afterwards. One messaging service container runs in this process
 with the SMS sink on 127.0.0.1. Each event is for its own child with one
-guardian, so the sink's recipient number tells which event an SMS belongs to.
+guardian, so the sink's recipient number identifies the event of each SMS.
 
 Phase 1 publishes at a steady rate and reports the p50 and p99 latency.
 Phase 2 publishes a burst at once and reports notices per second until the

@@ -1,8 +1,8 @@
 """Sending ledger rows through their provider, and the sweeper that brings stuck rows back.
 
 Each step runs in its own short transaction: the claim is committed before
-the provider is called, and the outcome is committed after it. Nothing holds
-a database transaction open across a provider call.
+the provider is called, and the outcome is committed after it. No database
+transaction stays open across a provider call.
 """
 
 import logging

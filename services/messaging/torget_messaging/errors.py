@@ -1,6 +1,6 @@
 """The rejections the messaging service raises to its callers.
 
-Each carries a stable error code, the HTTP status the gateway should answer
+Each carries a stable error code, the HTTP status the gateway should respond
 with and the values its message needs; the gateway writes the sentence in
 the caller's language. nameko rebuilds an exception from its ``args`` on the
 calling side, so every subclass keeps the same three arguments there.

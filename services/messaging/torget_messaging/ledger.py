@@ -7,9 +7,9 @@
                             unknown ──reconcile──▶ sent | pending | failed
 
 ``pending`` rows wait for ``next_attempt_at``. A claim moves a row to
-``sending`` with a lease and counts the attempt; the claim is committed
-before the provider is called, so a crash during the call leaves a row in
-``sending`` that the sweeper finds once its lease has run out. ``unknown``
+``sending`` with a lease and counts the attempt. The claim is committed
+before the provider is called. A crash during the call therefore leaves a
+row in ``sending``, which the sweeper finds once its lease has run out. ``unknown``
 means the provider may have the message: it is reconciled with the provider,
 never sent again blindly. ``failed`` rows publish ``notification_failed``;
 ``sent`` rows publish ``notification_delivered``. ``cancelled`` (withdrawn

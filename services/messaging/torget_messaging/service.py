@@ -30,7 +30,7 @@ from torget_shared.service import ServiceBase
 
 log = logging.getLogger(__name__)
 
-# Seconds to wait for the school directory's answer about a caller's duties.
+# Seconds to wait for the school directory's reply about a caller's duties.
 DIRECTORY_TIMEOUT = 5.0
 
 

@@ -134,7 +134,7 @@ class NoticeTexts:
             )
             translations = self._translations(language)
             environment.install_gettext_translations(translations, newstyle=True)
-            # Shown where the directory has not told us the child's name yet.
+            # Shown while the directory has not sent the child's name yet.
             environment.globals["unknown_child_name"] = translations.gettext("your child")
             self._environments[language] = environment
         return self._environments[language]

@@ -1,4 +1,4 @@
-"""What guardians and staff see of absence notices and deliveries.
+"""Views of absence notices and deliveries for guardians and staff.
 
 Addresses (mobile numbers, e-mail addresses) never leave the service through
 these views: staff see each guardian's delivery states, not where the

@@ -1,8 +1,8 @@
 """E-mail over SMTP.
 
-The sender speaks SMTP step by step (MAIL, RCPT, DATA) so it can tell where
-a failure happened: a failure before DATA means the server did not take the
-message, while a timeout or a lost connection during DATA means it may have.
+The sender runs SMTP step by step (MAIL, RCPT, DATA) to know where a failure
+happened. A failure before DATA means the server did not take the message.
+A timeout or a lost connection during DATA means it may have taken it.
 """
 
 import logging
