@@ -34,6 +34,9 @@ class EventRegistry:
 
     def __init__(self):
         self._schemas: dict[tuple[str, int], type[Schema]] = {}
+        # One instance per schema: building a marshmallow schema costs far
+        # more than a load, and an instance keeps no state between loads.
+        self._instances: dict[tuple[str, int], Schema] = {}
 
     def register(self, event_type: str, version: int = 1):
         """Class decorator that registers a payload schema."""
@@ -48,10 +51,14 @@ class EventRegistry:
         return decorate
 
     def schema(self, event_type: str, version: int) -> Schema:
-        try:
-            return self._schemas[(event_type, version)]()
-        except KeyError:
-            raise UnknownEventType(f"no schema for event {event_type} v{version}") from None
+        key = (event_type, version)
+        instance = self._instances.get(key)
+        if instance is None:
+            try:
+                instance = self._instances[key] = self._schemas[key]()
+            except KeyError:
+                raise UnknownEventType(f"no schema for event {event_type} v{version}") from None
+        return instance
 
     def latest_version(self, event_type: str) -> int:
         versions = [version for (name, version) in self._schemas if name == event_type]

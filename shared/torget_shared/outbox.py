@@ -68,20 +68,33 @@ def write_event(session: Session, producer: str, event_type: str, payload: dict,
     that breaks its contract fails the transaction instead of reaching the
     bus. Returns the envelope.
     """
-    envelope = build_envelope(producer, event_type, payload, version)
+    return write_events(session, producer, [(event_type, payload)], version)[0]
+
+
+def write_events(connection, producer: str, events: list[tuple[str, dict]], version: int | None = None) -> list[dict]:
+    """Add many ``(event_type, payload)`` events in one INSERT; return their envelopes.
+
+    ``connection`` is a Session or a Connection inside the caller's transaction.
+    """
+    if not events:
+        return []
+
+    envelopes = [build_envelope(producer, event_type, payload, version) for event_type, payload in events]
     now = utcnow()
-    session.execute(
-        insert(outbox_table).values(
-            event_id=envelope["event_id"],
-            event_type=event_type,
-            envelope=envelope,
-            state=PENDING,
-            attempts=0,
-            available_at=now,
-            created_at=now,
-        )
-    )
-    return envelope
+    rows = [
+        {
+            "event_id": envelope["event_id"],
+            "event_type": envelope["event_type"],
+            "envelope": envelope,
+            "state": PENDING,
+            "attempts": 0,
+            "available_at": now,
+            "created_at": now,
+        }
+        for envelope in envelopes
+    ]
+    connection.execute(insert(outbox_table), rows)
+    return envelopes
 
 
 class OutboxRelay:

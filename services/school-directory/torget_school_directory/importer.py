@@ -17,7 +17,6 @@ that the next run passes as ``meta.modified.after``.
 """
 
 import logging
-import time
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from functools import partial

@@ -2,20 +2,13 @@
 
 An import changes thousands of rows in one transaction, so the events of a
 batch go to the outbox in one multi-row INSERT instead of one
-``write_event`` call each, and each payload schema is instantiated once
-instead of once per event.
+``write_event`` call each.
 """
 
-from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
-import uuid
-
 from torget_shared import contracts  # noqa: F401  (registers the event schemas)
-from torget_shared.context import get_correlation_id, new_correlation_id
-from torget_shared.db import utcnow
-from torget_shared.events import registry
-from torget_shared.outbox import PENDING, outbox_table
+from torget_shared import outbox
 
 from torget_school_directory import ss12000
 
@@ -80,45 +73,6 @@ def calendar_event_payload(calendar_event: dict) -> dict:
 _schemas: dict = {}
 
 
-def build_envelope(producer: str, event_type: str, payload: dict) -> dict:
-    """Check ``payload`` against the latest schema of its event type and wrap it in the platform's envelope.
-
-    NOTE: this repeats torget_shared.events.build_envelope with the schema
-    instance cached, because the registry builds a new schema per call and
-    that took about half of an import's time. Keep the two in step.
-    """
-    version = registry.latest_version(event_type)
-    schema = _schemas.get((event_type, version))
-    if schema is None:
-        schema = _schemas[(event_type, version)] = registry.schema(event_type, version)
-    return {
-        "event_id": str(uuid.uuid4()),
-        "event_type": event_type,
-        "event_version": version,
-        "occurred_at": utcnow().isoformat(),
-        "producer": producer,
-        "correlation_id": get_correlation_id() or new_correlation_id(),
-        "payload": schema.dump(schema.load(payload)),
-    }
-
-
 def write_events(connection: Connection, events: list[tuple[str, dict]], producer: str = PRODUCER) -> None:
     """Add ``events`` (event type, payload) to the outbox inside the connection's transaction."""
-    if not events:
-        return
-    now = utcnow()
-    rows = []
-    for event_type, payload in events:
-        envelope = build_envelope(producer, event_type, payload)
-        rows.append(
-            {
-                "event_id": envelope["event_id"],
-                "event_type": event_type,
-                "envelope": envelope,
-                "state": PENDING,
-                "attempts": 0,
-                "available_at": now,
-                "created_at": now,
-            }
-        )
-    connection.execute(insert(outbox_table), rows)
+    outbox.write_events(connection, producer, events)
