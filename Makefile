@@ -34,8 +34,22 @@ $(BIN)/.installed: requirements.lock $(addsuffix /pyproject.toml,$(PACKAGES))
 	test ! -d gateway/torget_gateway/translations/sv || $(BIN)/pybabel compile --use-fuzzy -d gateway/torget_gateway/translations
 	touch $@
 
+# Each suite runs in a pytest process of its own: the service folders have
+# test helper modules of the same name, which one process cannot import twice.
+SUITES := shared/tests services/identity/tests services/school-directory/tests \
+	services/messaging/tests services/attendance/tests services/documents/tests \
+	gateway/tests tests
+
+# Runs every suite even after a failure, then fails if any suite failed
+# (pytest's exit code 5, no tests collected, counts as a failure).
 test: setup
-	$(BIN)/pytest
+	@failed=""; \
+	for suite in $(SUITES); do \
+		echo "=== $$suite"; \
+		$(BIN)/pytest $(PYTEST_ARGS) $$suite || failed="$$failed $$suite"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "FAILED suites:$$failed"; exit 1; fi; \
+	echo "all suites passed"
 
 migrate: setup
 	mkdir -p $(VAR_DIR)

@@ -4,7 +4,6 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +11,7 @@ from kombu import Connection, Queue
 from nameko.standalone.events import get_event_exchange
 
 from torget_shared.db import make_engine, utcnow
-from torget_shared.outbox import FAILED, PENDING, SENT, OutboxRelay, outbox_table, write_event
+from torget_shared.outbox import FAILED, PENDING, SENT, UNROUTED, OutboxRelay, outbox_table, write_event
 from torget_shared.testing.probe import EVENT, PRODUCER, received_rows, wait_for
 
 CRASH_AFTER_COMMIT = """
@@ -100,19 +99,20 @@ def test_unreachable_broker_retries_then_fails(service_database):
     engine.dispose()
 
 
-def test_event_without_queue_stays_pending(service_database, amqp_uri):
+def test_event_without_queue_marked_unrouted(service_database, amqp_uri):
     database_url = service_database("attendance")
     engine = make_engine(database_url)
     add_event(engine, "unbound")
     relay = OutboxRelay(engine, amqp_uri, PRODUCER, retry_delays=(60.0,))
 
+    assert relay.relay_once() == 1
     assert relay.relay_once() == 0
 
     [row] = outbox_rows(database_url)
-    assert row["state"] == PENDING
-    assert row["sent_at"] is None
+    assert row["state"] == UNROUTED
+    assert row["attempts"] == 0
+    assert row["sent_at"] is not None
     assert "no queue is bound" in row["last_error"]
-    assert row["available_at"] > utcnow() + timedelta(seconds=50)
     engine.dispose()
 
 

@@ -62,5 +62,5 @@ def test_health_counts_outbox_rows(probe):
     wait_for(lambda: services.producer.health()["outbox"]["sent"] == 1)
     report = services.producer.health()
 
-    assert report["outbox"] == {"pending": 0, "sent": 1, "failed": 0}
+    assert report["outbox"] == {"pending": 0, "sent": 1, "unrouted": 0, "failed": 0}
     assert EVENT == "probe_recorded"

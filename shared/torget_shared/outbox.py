@@ -7,7 +7,10 @@ it sent. A crash between commit and publish leaves the row pending, so the
 event is late but never lost.
 
 Row states: ``pending`` (waiting, or waiting for a retry at ``available_at``),
-``sent``, and ``failed`` once every retry delay is used up. A relay claims rows
+``sent``, ``unrouted`` when the broker had no queue bound for the event type
+(no service subscribes to it; handler queues are declared at deploy time,
+so a subscriber's queue exists before any event it wants is published), and
+``failed`` once every retry delay is used up. A relay claims rows
 with a lease (``claimed_by``, ``claimed_until``). When a relay dies holding a
 claim, the lease runs out and another relay takes the rows over. A row may
 therefore be published twice, which is why every consumer is idempotent.
@@ -34,6 +37,7 @@ log = logging.getLogger(__name__)
 
 PENDING = "pending"
 SENT = "sent"
+UNROUTED = "unrouted"
 FAILED = "failed"
 
 
@@ -120,7 +124,7 @@ class OutboxRelay:
         self.relay_id = relay_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.exchange = get_event_exchange(producer, {})
         # mandatory=True: an event that no queue is bound for comes back as
-        # UndeliverableMessage instead of vanishing, and stays in the outbox.
+        # UndeliverableMessage instead of vanishing, and is marked unrouted.
         self.publisher = Publisher(amqp_uri, use_confirms=True, mandatory=True, declare=[self.exchange])
         self._wake = threading.Event()
         self._stopped = threading.Event()
@@ -196,8 +200,8 @@ class OutboxRelay:
                 retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
             )
         except UndeliverableMessage:
-            self._record_failure(event_id, attempts, "no queue is bound for this event type")
-            return False
+            self._mark_unrouted(event_id, envelope["event_type"])
+            return True
         except Exception as exc:  # broker down, connection lost, nack
             self._record_failure(event_id, attempts, f"{type(exc).__name__}: {exc}")
             return False
@@ -213,6 +217,21 @@ class OutboxRelay:
                 .values(state=SENT, sent_at=utcnow(), claimed_by=None, claimed_until=None, last_error=None)
             )
         log.debug("outbox event published", extra={"event_id": event_id})
+
+    def _mark_unrouted(self, event_id: str, event_type: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(outbox_table)
+                .where(outbox_table.c.event_id == event_id)
+                .values(
+                    state=UNROUTED,
+                    sent_at=utcnow(),
+                    claimed_by=None,
+                    claimed_until=None,
+                    last_error="no queue is bound for this event type",
+                )
+            )
+        log.info("outbox event %s has no subscriber; marked unrouted", event_type, extra={"event_id": event_id})
 
     def _record_failure(self, event_id: str, attempts: int, error: str) -> None:
         attempts += 1
@@ -244,6 +263,6 @@ def count_by_state(connection) -> dict[str, int]:
     rows = connection.execute(
         select(outbox_table.c.state, func.count()).group_by(outbox_table.c.state)
     ).all()
-    counts = {PENDING: 0, SENT: 0, FAILED: 0}
+    counts = {PENDING: 0, SENT: 0, UNROUTED: 0, FAILED: 0}
     counts.update({state: count for state, count in rows})
     return counts

@@ -9,4 +9,4 @@ def test_health_reports_database_and_outbox(start_service):
     assert report["service"] == "identity"
     assert report["status"] == "ok"
     assert report["database"] == "ok"
-    assert report["outbox"] == {"pending": 0, "sent": 0, "failed": 0}
+    assert report["outbox"] == {"pending": 0, "sent": 0, "unrouted": 0, "failed": 0}
