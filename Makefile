@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := shared services/identity services/school-directory services/messaging \
-	services/attendance services/documents gateway
+	services/attendance services/documents gateway tools
 
 # The servers the tests use; CI and this machine run them on 127.0.0.1.
 export AMQP_URI ?= amqp://guest:guest@127.0.0.1:5672/

@@ -20,6 +20,7 @@ import requests
 from honcho.environ import parse_procfile
 
 from torget_shared.config import SERVICE_NAMES, env_prefix
+from torget_tools.stack import dev_server_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent
@@ -133,6 +134,7 @@ def stack_env(rabbit_config, tmp_path):
         GATEWAY_BIND=f"127.0.0.1:{free_port()}",
         PATH=f"{BIN_DIR}{os.pathsep}{env.get('PATH', '')}",
         PYTHONUNBUFFERED="1",
+        **dev_server_env(),
     )
     yield env
 
@@ -154,6 +156,8 @@ def assert_stack_found(started: list[str]) -> None:
     for service_class in service_classes():
         assert any(service_class in line for line in started), f"no process runs {service_class}: {started}"
     assert any("gunicorn" in line for line in started), f"no gunicorn process: {started}"
+    for server in ("sms-sink", "bankid", "mail"):
+        assert any(f"torget-dev-server {server}" in line for line in started), f"no {server} process: {started}"
 
 
 def test_procfile_commands_start_and_stop(stack_env, tmp_path):
