@@ -30,7 +30,7 @@ IDENTITY_TESTS = Path(__file__).resolve().parents[2] / "services" / "identity" /
 
 
 def _load_directory_double():
-    spec = importlib.util.spec_from_file_location("identity_directory_double", IDENTITY_TESTS / "directory_double.py")
+    spec = importlib.util.spec_from_file_location("gateway_identity_directory_double", IDENTITY_TESTS / "identity_directory_double.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

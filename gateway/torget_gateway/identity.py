@@ -211,6 +211,11 @@ class BankIdStatusSchema(ma.Schema):
     qr_data = ma.fields.String(metadata={"description": "Current QR code content while pending"})
 
 
+class BankIdCancelledSchema(ma.Schema):
+    order_ref = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={"description": "cancelled"})
+
+
 class QrArgs(ma.Schema):
     qr = ma.fields.Boolean(load_default=True, metadata={"description": "false on the same device (autostart)"})
 
@@ -364,7 +369,7 @@ def poll_bankid_login(args, order_ref):
 
 
 @blueprint.route("/bankid/orders/<order_ref>", methods=["DELETE"])
-@blueprint.response(200, BankIdStatusSchema(only=("order_ref", "status")))
+@blueprint.response(200, BankIdCancelledSchema)
 def cancel_bankid_login(order_ref):
     """Cancel a pending BankID login."""
     return call_identity("cancel_bankid_login", order_ref)

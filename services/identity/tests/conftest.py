@@ -11,7 +11,7 @@ from sqlalchemy.orm import sessionmaker
 # importlib mode does not put this folder on sys.path by itself.
 sys.path.insert(0, os.path.dirname(__file__))
 
-import directory_double  # noqa: E402
+import identity_directory_double as directory_double  # noqa: E402
 from identity_testing import (  # noqa: E402
     ADMIN_NUMBER,
     ADMIN_PERSON,

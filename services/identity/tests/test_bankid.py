@@ -228,3 +228,23 @@ def test_console_script_serves(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+def test_old_orders_are_deleted(ports):
+    import sqlalchemy as sa
+
+    from torget_identity.models import bankid_orders
+
+    old = logins.start_login(ports, "192.0.2.10")
+    with ports.db.transaction() as session:
+        session.execute(
+            sa.update(bankid_orders)
+            .where(bankid_orders.c.order_ref == old["order_ref"])
+            .values(started_at=sa.func.now() - sa.text("interval '2 hours'"))
+        )
+
+    new = logins.start_login(ports, "192.0.2.10")
+
+    with ports.db.transaction() as session:
+        remaining = session.execute(sa.select(bankid_orders.c.order_ref)).scalars().all()
+    assert remaining == [new["order_ref"]]

@@ -7,8 +7,9 @@ status, each with a fresh QR code.
 """
 
 import logging
+from datetime import timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from torget_identity.bankid import BankIdError, BankIdUnavailable, qr_data, user_message
 from torget_identity.bankid.messages import rfa_code
@@ -23,6 +24,10 @@ PENDING = "pending"
 COMPLETE = "complete"
 FAILED = "failed"
 CANCELLED = "cancelled"
+
+# Orders are kept this long after they started, then deleted with whatever
+# identity they hold; BankID itself forgets an order within minutes.
+ORDER_RETENTION = timedelta(hours=1)
 
 
 def bankid_error(exc: Exception, language: str) -> IdentityError:
@@ -51,6 +56,7 @@ def start_login(ports: Ports, end_user_ip: str, language: str = "sv") -> dict:
         raise bankid_error(exc, language) from exc
 
     with ports.db.transaction() as session:
+        session.execute(delete(bankid_orders).where(bankid_orders.c.started_at < utcnow() - ORDER_RETENTION))
         session.execute(
             insert(bankid_orders).values(
                 order_ref=order["orderRef"],
