@@ -97,3 +97,27 @@ def test_readyz_reports_unreachable_broker(make_app):
     assert body["error"]["message"] == "Meddelandeservern går inte att nå. Försök igen senare."
     for name in SERVICE_NAMES:
         assert body["services"][name]["status"] == "unreachable"
+
+
+class BrokenIdentity:
+    """Stands in for identity with a health check that raises."""
+
+    name = "identity"
+
+    @rpc
+    def health(self) -> dict:
+        raise RuntimeError("the database is gone")
+
+
+def test_readyz_reports_failing_health_check(client, start_services, container_factory, rabbit_config):
+    start_services(skip=("identity",))
+    container_factory(BrokenIdentity, {"AMQP_URI": rabbit_config["AMQP_URI"]}).start()
+
+    response = client.get("/readyz", headers={"Accept-Language": "en"})
+    body = response.get_json()
+
+    assert response.status_code == 503
+    assert body["unavailable"] == ["identity"]
+    assert body["services"]["identity"]["status"] == "error"
+    assert body["services"]["identity"]["message"] == "The service identity reported an error."
+    assert "the database is gone" not in response.get_data(as_text=True)

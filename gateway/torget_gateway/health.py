@@ -110,6 +110,10 @@ def _call_health(pool: RpcClientPool, service: str, timeout: float, context_data
         return pool.call(service, "health", context_data=context_data, timeout=timeout)
     except (RpcError, RemoteError) as exc:
         return exc
+    except Exception as exc:
+        # One broken check must not turn the whole readiness report into a 500.
+        log.exception("The health check of %s failed", service)
+        return exc
 
 
 def _service_report(service: str, outcome: dict | Exception) -> dict:
@@ -123,6 +127,7 @@ def _service_report(service: str, outcome: dict | Exception) -> dict:
         return _failed_report(service, "unreachable", rpc_error(outcome).message)
     if isinstance(outcome, RemoteError):
         log.warning("The health check of %s raised %s: %s", service, outcome.exc_type, outcome.value)
+    if isinstance(outcome, Exception):
         return _failed_report(service, "error", gettext("The service %(service)s reported an error.", service=service))
     return outcome
 
