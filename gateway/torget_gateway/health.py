@@ -1,8 +1,8 @@
 """Liveness and readiness probes.
 
 /healthz only reports that the process responds. /readyz checks that the broker
-is reachable and asks every service for its health report, all services in
-parallel, each with the readiness timeout.
+is reachable and calls the health RPC of every service, all in parallel,
+each with the readiness timeout.
 """
 
 import contextvars
