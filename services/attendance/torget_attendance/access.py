@@ -3,12 +3,14 @@
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from torget_attendance.errors import Forbidden, NotAuthenticated, NotFound
+from torget_attendance.errors import FeatureDisabled, Forbidden, NotAuthenticated, NotFound
 from torget_attendance.models import lesson_teachers
 from torget_shared.caller import ACCOUNT, Caller
 
-# Duty roles (SS 12000 DutyRole) that may set a unit's attendance rules.
-UNIT_LEADER_ROLES = ("Rektor", "Biträdande rektor", "Administratör")
+# SS 12000 duty roles (DutyRole) that may set a unit's attendance rules:
+# the head of the unit (Förskolechef is the 2.1 standard's older name for a
+# preschool's Rektor), the deputy heads and the school administrators.
+UNIT_LEADER_ROLES = ("Rektor", "Förskolechef", "Övrig arbetsledning", "Skoladministratör")
 
 
 def person_of(caller: Caller) -> str:
@@ -18,8 +20,12 @@ def person_of(caller: Caller) -> str:
     return caller.person_id
 
 
-def has_duty_at(directory, person_id: str, unit_id: str) -> bool:
-    return any(duty.get("unit_id") == unit_id for duty in directory.staff_duties(person_id))
+def duty_unit_ids(directory, person_id: str) -> set[str]:
+    return {duty["unit_id"] for duty in directory.staff_assignments(person_id)["duties"]}
+
+
+def has_duty_at(directory, person_id: str, unit_id: str | None) -> bool:
+    return unit_id is not None and unit_id in duty_unit_ids(directory, person_id)
 
 
 def require_duty(directory, person_id: str, unit_id: str) -> None:
@@ -28,9 +34,31 @@ def require_duty(directory, person_id: str, unit_id: str) -> None:
 
 
 def require_unit_leader(directory, person_id: str, unit_id: str) -> None:
-    duties = directory.staff_duties(person_id)
-    if not any(duty.get("unit_id") == unit_id and duty.get("duty_role") in UNIT_LEADER_ROLES for duty in duties):
+    duties = directory.staff_assignments(person_id)["duties"]
+    if not any(duty["unit_id"] == unit_id and duty["duty_role"] in UNIT_LEADER_ROLES for duty in duties):
         raise Forbidden("not_unit_leader", "unit_id", {"unit_id": unit_id})
+
+
+def staff_group(directory, person_id: str, group_id: str) -> dict:
+    """Return ``{"group_id", "unit_id"}`` of a current group at a unit where the caller has a duty.
+
+    A group elsewhere raises the same NotFound as a missing one, as the
+    directory does.
+    """
+    group = directory.staff_assignments(person_id)["groups"].get(group_id)
+    if group is None:
+        raise NotFound("group_not_found", "group_id", {"group_id": group_id})
+    return group
+
+
+def group_pupils(directory, group_ids) -> set[str]:
+    """Return the current members of the groups; call it only once the caller's access is checked."""
+    pupils = set()
+    for group_id in group_ids:
+        members = directory.group_members(group_id)
+        if members is not None:
+            pupils.update(members["member_person_ids"])
+    return pupils
 
 
 def teaches(session: Session, person_id: str, lesson_id: str) -> bool:
@@ -44,12 +72,7 @@ def teaches(session: Session, person_id: str, lesson_id: str) -> bool:
 
 
 def has_custody(context: dict | None, guardian_person_id: str) -> bool:
-    if context is None:
-        return False
-    return any(
-        guardian.get("person_id") == guardian_person_id and guardian.get("custody")
-        for guardian in context.get("guardians", [])
-    )
+    return context is not None and guardian_person_id in context["guardian_person_ids"]
 
 
 def child_in_custody(directory, guardian_person_id: str, child_person_id: str) -> dict:
@@ -70,3 +93,24 @@ def child_visible_to(directory, person_id: str, child_person_id: str) -> dict:
     if context is not None and (person_id == child_person_id or has_custody(context, person_id)):
         return context
     raise NotFound("child_not_found", "child_person_id")
+
+
+def child_unit_of_staff(directory, person_id: str, context: dict | None) -> str | None:
+    """Return the first of the child's units where the caller has a duty, or None."""
+    if context is None:
+        return None
+    duty_units = duty_unit_ids(directory, person_id)
+    return next((unit_id for unit_id in context["unit_ids"] if unit_id in duty_units), None)
+
+
+def groups_with_feature(directory, context: dict, feature: str, disabled_code: str) -> list[str]:
+    """Return the child's groups at the units that have ``feature`` on.
+
+    Raises FeatureDisabled with ``disabled_code`` when none of the child's
+    units has it on.
+    """
+    enabled_units = [unit_id for unit_id in context["unit_ids"] if directory.unit_features(unit_id).get(feature)]
+    if not enabled_units:
+        first_unit_id = context["unit_ids"][0] if context["unit_ids"] else ""
+        raise FeatureDisabled(disabled_code, "child_person_id", {"unit_id": first_unit_id})
+    return [group["group_id"] for group in context["groups"] if group["unit_id"] in enabled_units]

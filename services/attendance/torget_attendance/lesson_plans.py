@@ -10,8 +10,8 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from torget_attendance import parsing
-from torget_attendance.access import child_visible_to, has_duty_at, require_duty
-from torget_attendance.errors import FeatureDisabled, InvalidRequest, NotFound
+from torget_attendance.access import child_visible_to, groups_with_feature, staff_group
+from torget_attendance.errors import InvalidRequest
 from torget_attendance.models import lesson_plans
 from torget_attendance.registration import require_registrar
 from torget_attendance.schedule import get_lesson, lessons_of_groups
@@ -36,11 +36,8 @@ def _plan_target(session: Session, directory, person_id: str, data: dict) -> dic
     if not isinstance(week, int) or isinstance(week, bool) or not 1 <= week <= weeks_in_year:
         raise InvalidRequest("out_of_range", "week", {"min": 1, "max": weeks_in_year})
 
-    roster = directory.group_roster(group_id)
-    if roster is None:
-        raise NotFound("group_not_found", "group_id", {"group_id": group_id})
-    require_duty(directory, person_id, roster["unit_id"])
-    return {"unit_id": roster["unit_id"], "lesson_id": None, "group_id": group_id, "week_year": week_year, "week": week}
+    group = staff_group(directory, person_id, group_id)
+    return {"unit_id": group["unit_id"], "lesson_id": None, "group_id": group_id, "week_year": week_year, "week": week}
 
 
 def attach_plan(session: Session, directory, person_id: str, data: dict, now: datetime) -> dict:
@@ -102,16 +99,13 @@ def plans_of_groups(session: Session, group_ids: list[str], first_date: date, la
 def plans_for_child(session: Session, directory, person_id: str, child_person_id: str, first, last) -> list[dict]:
     """Return the plans of a child's groups, for the child and the guardians with custody."""
     context = child_visible_to(directory, person_id, child_person_id)
-    if not directory.unit_features(context["unit_id"]).get("lesson_plans"):
-        raise FeatureDisabled("lesson_plans_disabled", "child_person_id", {"unit_id": context["unit_id"]})
+    group_ids = groups_with_feature(directory, context, "lesson_plans", "lesson_plans_disabled")
     first_date, last_date = parsing.period(first, last, max_days=62)
-    return plans_of_groups(session, context.get("group_ids", []), first_date, last_date)
+    return plans_of_groups(session, group_ids, first_date, last_date)
 
 
 def plans_for_group(session: Session, directory, person_id: str, group_id: str, first, last) -> list[dict]:
     """Return a group's plans for staff with a duty at the group's unit, whatever the feature switch."""
-    roster = directory.group_roster(group_id)
-    if roster is None or not has_duty_at(directory, person_id, roster["unit_id"]):
-        raise NotFound("group_not_found", "group_id", {"group_id": group_id})
+    staff_group(directory, person_id, group_id)
     first_date, last_date = parsing.period(first, last, max_days=62)
     return plans_of_groups(session, [group_id], first_date, last_date)

@@ -36,6 +36,8 @@ activities = Table(
     Column("group_ids", JSON, nullable=False),
     Column("teacher_person_ids", JSON, nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # The occurred_at of the directory event this row reflects; an older event is not applied.
+    Column("source_occurred_at", UTCDateTime()),
 )
 
 # Lessons: SS 12000 calendar events, imported or created by staff.
@@ -56,6 +58,8 @@ lessons = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("updated_by", String(PERSON_ID)),
+    # For an imported lesson: the occurred_at of the directory event it reflects.
+    Column("source_occurred_at", UTCDateTime()),
     CheckConstraint("ends_at > starts_at", name="ends_after_start"),
     Index("ix_lessons_unit_id_local_date", "unit_id", "local_date"),
 )

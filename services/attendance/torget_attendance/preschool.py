@@ -7,7 +7,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from torget_attendance import parsing
-from torget_attendance.access import child_visible_to, has_duty_at, require_duty
+from torget_attendance.access import child_unit_of_staff, child_visible_to
 from torget_attendance.errors import Conflict, InvalidRequest, NotFound
 from torget_attendance.models import preschool_visits
 from torget_attendance.schooltime import local_date
@@ -28,11 +28,15 @@ def _moment(data: dict, field: str, now: datetime) -> datetime:
 
 
 def _child_unit(directory, person_id: str, child_person_id: str) -> str:
-    context = directory.child_context(child_person_id)
-    if context is None:
+    """Return the child's unit where the caller has a duty.
+
+    A child placed at no such unit raises the same NotFound as an unknown
+    child, so staff elsewhere learn nothing of where a child is placed.
+    """
+    unit_id = child_unit_of_staff(directory, person_id, directory.child_context(child_person_id))
+    if unit_id is None:
         raise NotFound("child_not_found", "child_person_id")
-    require_duty(directory, person_id, context["unit_id"])
-    return context["unit_id"]
+    return unit_id
 
 
 def _open_visit(session: Session, child_person_id: str):
@@ -102,8 +106,7 @@ def describe_visit(row) -> dict:
 
 def visits_for_child(session: Session, directory, person_id: str, child_person_id: str, first, last) -> list[dict]:
     """Return a child's visits, for staff at the child's unit and guardians with custody."""
-    context = directory.child_context(child_person_id)
-    if context is None or not has_duty_at(directory, person_id, context.get("unit_id")):
+    if child_unit_of_staff(directory, person_id, directory.child_context(child_person_id)) is None:
         child_visible_to(directory, person_id, child_person_id)
     first_date, last_date = parsing.period(first, last)
     rows = session.execute(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 import torget_shared.contracts.attendance  # noqa: F401  (registers the schemas of the events published here)
 
-from torget_attendance.access import has_duty_at, teaches
+from torget_attendance.access import group_pupils, has_duty_at, teaches
 from torget_attendance.errors import Conflict, Forbidden, InvalidRequest
 from torget_attendance.models import attendance_mark_versions, attendance_marks
 from torget_attendance.reports import covering_reports
@@ -96,14 +96,6 @@ def _parse_mark(raw, prefix: str, minutes: int) -> Mark:
     return Mark(child_person_id, status, late_minutes, valid_absence)
 
 
-def roster_of(directory, group_ids) -> set[str]:
-    pupils = set()
-    for group_id in group_ids:
-        roster = directory.group_roster(group_id) or {}
-        pupils.update(roster.get("pupil_person_ids", []))
-    return pupils
-
-
 def require_registrar(session: Session, directory, person_id: str, lesson) -> None:
     """Allow a teacher of the lesson, or staff with a duty at its unit."""
     if teaches(session, person_id, lesson.id) or has_duty_at(directory, person_id, lesson.unit_id):
@@ -123,7 +115,7 @@ def register_lesson(session: Session, directory, publish, person_id: str, lesson
 
     marks = parse_marks(raw_marks, lesson_minutes(lesson))
     group_ids = lesson_group_ids(session, lesson_id)
-    pupils = roster_of(directory, group_ids)
+    pupils = group_pupils(directory, group_ids)
     for index, mark in enumerate(marks):
         if mark.child_person_id not in pupils:
             raise InvalidRequest(

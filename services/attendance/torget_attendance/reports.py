@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 import torget_shared.contracts.attendance  # noqa: F401  (registers the schemas of the events published here)
 
 from torget_attendance import parsing
-from torget_attendance.access import child_in_custody, child_visible_to, require_duty
-from torget_attendance.errors import Conflict, FeatureDisabled, InvalidRequest, NotFound
+from torget_attendance.access import child_in_custody, child_visible_to, group_pupils, staff_group
+from torget_attendance.errors import Conflict, FeatureDisabled, InvalidRequest
 from torget_attendance.models import absence_reports
 from torget_attendance.rules import rules_of
 from torget_attendance.schooltime import NonexistentLocalTime, day_start, local_date, to_utc
@@ -107,6 +107,20 @@ def _lock_child(session: Session, child_person_id: str) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
+def reporting_unit(directory, context: dict) -> str:
+    """Return the child's first unit, oldest placement first, that takes absence reports.
+
+    A child placed at two units (a pupil and the school's leisure centre,
+    say) is reported once, to the first of them with reporting on. Raises
+    FeatureDisabled when none has it on.
+    """
+    for unit_id in context["unit_ids"]:
+        if directory.unit_features(unit_id).get("absence_reporting"):
+            return unit_id
+    first_unit_id = context["unit_ids"][0] if context["unit_ids"] else ""
+    raise FeatureDisabled("absence_reporting_disabled", "child_person_id", {"unit_id": first_unit_id})
+
+
 def report_absence(session: Session, directory, publish, person_id: str, data: dict, now: datetime) -> dict:
     """Store a guardian's absence report and publish ``absence_reported``.
 
@@ -114,9 +128,7 @@ def report_absence(session: Session, directory, publish, person_id: str, data: d
     """
     child_person_id = parsing.text(data, "child_person_id", 64)
     context = child_in_custody(directory, person_id, child_person_id)
-    unit_id = context["unit_id"]
-    if not directory.unit_features(unit_id).get("absence_reporting"):
-        raise FeatureDisabled("absence_reporting_disabled", "child_person_id", {"unit_id": unit_id})
+    unit_id = reporting_unit(directory, context)
 
     first_date, last_date, starts_at, ends_at = report_period(data)
     reason = data.get("reason")
@@ -188,12 +200,9 @@ def reports_for_child(session: Session, directory, person_id: str, child_person_
 
 def reports_for_group(session: Session, directory, person_id: str, group_id: str, first, last) -> list[dict]:
     """Return the reports of a group's pupils in a period, for staff with a duty at the group's unit."""
-    roster = directory.group_roster(group_id)
-    if roster is None:
-        raise NotFound("group_not_found", "group_id", {"group_id": group_id})
-    require_duty(directory, person_id, roster["unit_id"])
+    staff_group(directory, person_id, group_id)
 
     first_date, last_date = parsing.period(first, last)
     starts_at, ends_at = day_start(first_date), day_start(last_date + timedelta(days=1))
-    rows = reports_between(session, roster.get("pupil_person_ids", []), starts_at, ends_at)
+    rows = reports_between(session, group_pupils(directory, [group_id]), starts_at, ends_at)
     return [describe_report(row) for row in rows]

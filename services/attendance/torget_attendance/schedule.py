@@ -1,4 +1,7 @@
-"""Lessons: imported SS 12000 activities and calendar events, and lessons staff create, move or cancel."""
+"""Lessons: the lessons staff create, move or cancel, and the lesson queries of the other modules.
+
+Lessons imported from SS 12000 calendar events come from ss12000_import.py.
+"""
 
 import uuid
 from datetime import date, datetime, timedelta
@@ -9,7 +12,7 @@ from sqlalchemy.orm import Session
 from torget_attendance import parsing
 from torget_attendance.access import require_duty
 from torget_attendance.errors import InvalidRequest, NotFound
-from torget_attendance.models import activities, lesson_groups, lesson_teachers, lessons
+from torget_attendance.models import lesson_groups, lesson_teachers, lessons
 from torget_attendance.schooltime import local_date, local_datetime, minutes_between
 
 MAX_LESSON_LENGTH = timedelta(hours=12)
@@ -95,14 +98,16 @@ def _check_times(starts_at: datetime, ends_at: datetime) -> None:
         raise InvalidRequest("lesson_too_long", "ends_at", {"max_hours": 12})
 
 
-def _check_groups_at_unit(directory, group_ids: list[str], unit_id: str) -> None:
+def _check_groups_at_unit(directory, person_id: str, group_ids: list[str], unit_id: str) -> None:
+    """Reject a group that is not a current group of ``unit_id``, where the caller has a duty."""
+    unit_groups = directory.staff_assignments(person_id)["groups"]
     for index, group_id in enumerate(group_ids):
-        roster = directory.group_roster(group_id)
-        if roster is None or roster.get("unit_id") != unit_id:
+        group = unit_groups.get(group_id)
+        if group is None or group["unit_id"] != unit_id:
             raise InvalidRequest("group_not_at_unit", f"group_ids.{index}", {"group_id": group_id, "unit_id": unit_id})
 
 
-def _replace_members(session: Session, lesson_id: str, group_ids, teacher_ids) -> None:
+def replace_members(session: Session, lesson_id: str, group_ids, teacher_ids) -> None:
     session.execute(delete(lesson_groups).where(lesson_groups.c.lesson_id == lesson_id))
     session.execute(delete(lesson_teachers).where(lesson_teachers.c.lesson_id == lesson_id))
     if group_ids:
@@ -126,7 +131,7 @@ def create_lesson(session: Session, directory, person_id: str, data: dict, now: 
     _check_times(starts_at, ends_at)
     group_ids = parsing.text_list(data, "group_ids", min_items=1)
     teacher_ids = parsing.text_list(data, "teacher_person_ids")
-    _check_groups_at_unit(directory, group_ids, unit_id)
+    _check_groups_at_unit(directory, person_id, group_ids, unit_id)
 
     lesson_id = str(uuid.uuid4())
     session.execute(
@@ -147,7 +152,7 @@ def create_lesson(session: Session, directory, person_id: str, data: dict, now: 
             updated_by=person_id,
         )
     )
-    _replace_members(session, lesson_id, group_ids, teacher_ids)
+    replace_members(session, lesson_id, group_ids, teacher_ids)
     return describe_lesson(get_lesson(session, lesson_id), sorted(group_ids), sorted(teacher_ids))
 
 
@@ -186,88 +191,3 @@ def cancel_lesson(session: Session, directory, person_id: str, lesson_id: str, n
     return describe_lesson(
         get_lesson(session, lesson_id), lesson_group_ids(session, lesson_id), lesson_teacher_ids(session, lesson_id)
     )
-
-
-def _reference_id(reference) -> str | None:
-    if isinstance(reference, dict):
-        return reference.get("id")
-    return None
-
-
-def _teacher_person_ids(activity: dict) -> list[str]:
-    """Return the person ids of an SS 12000 activity's teachers.
-
-    SS 12000 refers to a teacher by duty; the directory resolves each duty to
-    its person and sends it as ``duty.person`` or ``person``.
-    """
-    person_ids = []
-    for assignment in activity.get("teachers") or []:
-        duty = assignment.get("duty") or {}
-        person_id = _reference_id(assignment.get("person")) or _reference_id(duty.get("person"))
-        if person_id:
-            person_ids.append(person_id)
-    return list(dict.fromkeys(person_ids))
-
-
-def import_activity(session: Session, activity: dict, now: datetime) -> None:
-    """Insert or update an SS 12000 activity and the lessons imported from it."""
-    activity_id = activity["id"]
-    unit_id = _reference_id(activity.get("organisation"))
-    if not unit_id:
-        raise InvalidRequest("missing_field", "organisation")
-    group_ids = [group_id for group_id in map(_reference_id, activity.get("groups") or []) if group_id]
-    teacher_ids = _teacher_person_ids(activity)
-    syllabus = activity.get("syllabus") or {}
-    values = {
-        "unit_id": unit_id,
-        "display_name": activity["displayName"][:200],
-        "activity_type": activity.get("activityType"),
-        "subject": (syllabus.get("displayName") or syllabus.get("subjectName") or None),
-        "group_ids": group_ids,
-        "teacher_person_ids": teacher_ids,
-        "updated_at": now,
-    }
-    changed = session.execute(update(activities).where(activities.c.id == activity_id).values(**values)).rowcount
-    if not changed:
-        session.execute(insert(activities).values(id=activity_id, **values))
-
-    imported = session.scalars(
-        select(lessons.c.id).where(lessons.c.activity_id == activity_id, lessons.c.source == SOURCE_SS12000)
-    ).all()
-    for lesson_id in imported:
-        session.execute(
-            update(lessons)
-            .where(lessons.c.id == lesson_id)
-            .values(unit_id=unit_id, name=values["display_name"], subject=values["subject"], updated_at=now)
-        )
-        _replace_members(session, lesson_id, group_ids, teacher_ids)
-
-
-def import_calendar_event(session: Session, event: dict, now: datetime) -> None:
-    """Insert or update the lesson of an SS 12000 calendar event; its activity must be imported first."""
-    activity_id = _reference_id(event.get("activity"))
-    activity = session.execute(select(activities).where(activities.c.id == activity_id)).first()
-    if activity is None:
-        raise NotFound("activity_not_found", "activity", {"activity_id": activity_id})
-
-    starts_at = parsing.aware_datetime(event["startTime"], "startTime")
-    ends_at = parsing.aware_datetime(event["endTime"], "endTime")
-    _check_times(starts_at, ends_at)
-    rooms = [room.get("displayName") or room.get("id") for room in event.get("rooms") or [] if isinstance(room, dict)]
-    values = {
-        "activity_id": activity_id,
-        "unit_id": activity.unit_id,
-        "name": activity.display_name,
-        "subject": activity.subject,
-        "room": ", ".join(room for room in rooms if room)[:200] or None,
-        "starts_at": starts_at,
-        "ends_at": ends_at,
-        "local_date": local_date(starts_at),
-        "cancelled": bool(event.get("cancelled", False)),
-        "updated_at": now,
-        "updated_by": None,
-    }
-    changed = session.execute(update(lessons).where(lessons.c.id == event["id"]).values(**values)).rowcount
-    if not changed:
-        session.execute(insert(lessons).values(id=event["id"], source=SOURCE_SS12000, created_at=now, **values))
-    _replace_members(session, event["id"], activity.group_ids, activity.teacher_person_ids)

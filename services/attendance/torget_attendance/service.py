@@ -3,6 +3,14 @@
 Each RPC method checks that a person is calling, opens one transaction and
 hands over to a domain function. Rejections are AttendanceError subclasses,
 which the gateway turns into 4xx responses.
+
+Event handlers of the school directory's events, one durable queue each:
+
+- ``on_activities_imported`` and ``on_calendar_events_imported`` turn the
+  directory's SS 12000 import into lessons;
+- ``on_unit_features_changed`` replaces the stored reply about the unit's
+  feature switches, so a switch counts at once instead of when the stored
+  reply expires.
 """
 
 import logging
@@ -10,11 +18,30 @@ import logging
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy, rpc
 
-from torget_attendance import lesson_plans, preschool, registration, reports, rules, schedule, statistics, views
+from torget_attendance import (
+    lesson_plans,
+    preschool,
+    registration,
+    reports,
+    rules,
+    schedule,
+    ss12000_import,
+    statistics,
+    views,
+)
 from torget_attendance.access import person_of
-from torget_attendance.directory import DEFAULT_MAX_AGE, DEFAULT_TIMEOUT, DIRECTORY_SERVICE, DirectoryReader
-from torget_attendance.errors import AttendanceError, Forbidden
+from torget_attendance.directory import (
+    DEFAULT_MAX_AGE,
+    DEFAULT_TIMEOUT,
+    DIRECTORY_SERVICE,
+    DirectoryReader,
+    store_features_event,
+)
+from torget_attendance.errors import AttendanceError
+from torget_shared import contracts  # noqa: F401  (registers the event schemas)
 from torget_shared.db import utcnow
+from torget_shared.handlers import event_handler
+from torget_shared.inbox import first_delivery
 from torget_shared.service import ServiceBase
 
 log = logging.getLogger(__name__)
@@ -73,19 +100,27 @@ class AttendanceService(ServiceBase):
             directory = self._directory(session)
             return views.child_schedule(session, directory, person_id, child_person_id, first_date, last_date)
 
-    @rpc(expected_exceptions=AttendanceError)
-    def import_ss12000(self, activities: list[dict], calendar_events: list[dict]) -> dict:
-        """Import SS 12000 activities and calendar events; only the school directory may call this."""
-        if self.calling_service != DIRECTORY_SERVICE:
-            raise Forbidden("internal_rpc")
-        now = utcnow()
+    # The school directory's events
+
+    @event_handler(DIRECTORY_SERVICE, "ss12000_activities_imported")
+    def on_activities_imported(self, event: dict) -> None:
+        self._apply(event, "on_activities_imported", ss12000_import.apply_activities)
+
+    @event_handler(DIRECTORY_SERVICE, "ss12000_calendar_events_imported")
+    def on_calendar_events_imported(self, event: dict) -> None:
+        self._apply(event, "on_calendar_events_imported", ss12000_import.apply_calendar_events)
+
+    @event_handler(DIRECTORY_SERVICE, "unit_features_changed")
+    def on_unit_features_changed(self, event: dict) -> None:
+        self._apply(event, "on_unit_features_changed", store_features_event)
+
+    def _apply(self, event: dict, method: str, apply) -> None:
+        """Apply an event once: the inbox row and the effect commit together."""
         with self.db.transaction() as session:
-            for activity in activities:
-                schedule.import_activity(session, activity, now)
-            for event in calendar_events:
-                schedule.import_calendar_event(session, event, now)
-        log.info("imported %d activities and %d calendar events", len(activities), len(calendar_events))
-        return {"activities": len(activities), "calendar_events": len(calendar_events)}
+            if first_delivery(session, f"{self.name}.{method}", event):
+                apply(session, event["payload"], event["occurred_at"], utcnow())
+            else:
+                log.info("event %s was already handled by %s", event["event_id"], method)
 
     # Attendance registration
 

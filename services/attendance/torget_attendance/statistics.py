@@ -16,9 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from torget_attendance import parsing
-from torget_attendance.access import child_visible_to, has_duty_at, require_duty
-from torget_attendance.errors import NotFound
-from torget_attendance.models import attendance_marks
+from torget_attendance.access import child_unit_of_staff, child_visible_to, group_pupils, staff_group
+from torget_attendance.models import attendance_marks, lesson_groups, lesson_teachers, lessons
 from torget_attendance.registration import ABSENT, LATE
 from torget_attendance.reports import reports_between
 from torget_attendance.rules import rules_of
@@ -76,9 +75,9 @@ def compute_statistics(session: Session, pupils_by_group: dict[str, list[str]], 
     for report in reports_between(session, pupil_ids, period_start, period_end):
         reports_by_pupil.setdefault(report.child_person_id, []).append(report)
 
-    lesson_groups = groups_by_lesson(session, lesson_ids)
+    groups_of_lesson = groups_by_lesson(session, lesson_ids)
     for lesson in lessons:
-        attending = {pupil for group in lesson_groups[lesson.id] for pupil in pupils_by_group.get(group, [])}
+        attending = {pupil for group in groups_of_lesson[lesson.id] for pupil in pupils_by_group.get(group, [])}
         for pupil in attending:
             total = totals[pupil]
             total["scheduled_minutes"] += lesson_minutes(lesson)
@@ -100,22 +99,22 @@ def _with_flags(totals: dict, threshold_percent: int) -> list[dict]:
 
 def group_statistics(session: Session, directory, person_id: str, group_id: str, first, last) -> dict:
     """Return the statistics of every pupil of a group, for staff with a duty at its unit."""
-    roster = directory.group_roster(group_id)
-    if roster is None:
-        raise NotFound("group_not_found", "group_id", {"group_id": group_id})
-    require_duty(directory, person_id, roster["unit_id"])
+    group = staff_group(directory, person_id, group_id)
     first_date, last_date = parsing.period(first, last)
 
-    rules = rules_of(session, roster["unit_id"])
-    totals = compute_statistics(session, {group_id: roster.get("pupil_person_ids", [])}, first_date, last_date)
+    rules = rules_of(session, group["unit_id"])
+    pupils_by_group = {group_id: sorted(group_pupils(directory, [group_id]))}
+    totals = compute_statistics(session, pupils_by_group, first_date, last_date)
     pupils = _with_flags(totals, rules.absence_threshold_percent)
     return {
         "group_id": group_id,
-        "unit_id": roster["unit_id"],
+        "unit_id": group["unit_id"],
         "first_date": first_date.isoformat(),
         "last_date": last_date.isoformat(),
         "absence_threshold_percent": rules.absence_threshold_percent,
-        "mentor_person_ids": roster.get("mentor_person_ids", []),
+        # NOTE: the directory does not tell a group's mentors (SS 12000
+        # Duty.assignmentRole), so this list stays empty until it does.
+        "mentor_person_ids": [],
         "pupils": pupils,
         "flagged_pupil_person_ids": [pupil["child_person_id"] for pupil in pupils if pupil["flagged"]],
     }
@@ -124,12 +123,14 @@ def group_statistics(session: Session, directory, person_id: str, group_id: str,
 def pupil_statistics(session: Session, directory, person_id: str, child_person_id: str, first, last) -> dict:
     """Return one pupil's statistics, for the pupil, guardians with custody and staff at the pupil's unit."""
     context = directory.child_context(child_person_id)
-    if context is None or not has_duty_at(directory, person_id, context.get("unit_id")):
+    unit_id = child_unit_of_staff(directory, person_id, context)
+    if unit_id is None:
         context = child_visible_to(directory, person_id, child_person_id)
+        unit_id = context["unit_ids"][0] if context["unit_ids"] else None
     first_date, last_date = parsing.period(first, last)
 
-    rules = rules_of(session, context["unit_id"])
-    pupils_by_group = {group_id: [child_person_id] for group_id in context.get("group_ids", [])}
+    rules = rules_of(session, unit_id)
+    pupils_by_group = {group_id: [child_person_id] for group_id in context["group_ids"]}
     totals = compute_statistics(session, pupils_by_group, first_date, last_date)
     pupil = _with_flags(totals or {child_person_id: _empty(child_person_id)}, rules.absence_threshold_percent)[0]
     return {
@@ -140,11 +141,37 @@ def pupil_statistics(session: Session, directory, person_id: str, child_person_i
     }
 
 
+def taught_group_ids(session: Session, person_id: str, first_date: date, last_date: date) -> list[str]:
+    """Return the groups of the lessons the person teaches on the local dates, cancelled lessons left out."""
+    query = (
+        select(lesson_groups.c.group_id)
+        .join(lessons, lessons.c.id == lesson_groups.c.lesson_id)
+        .join(lesson_teachers, lesson_teachers.c.lesson_id == lessons.c.id)
+        .where(
+            lesson_teachers.c.teacher_person_id == person_id,
+            lessons.c.local_date >= first_date,
+            lessons.c.local_date <= last_date,
+            lessons.c.cancelled.is_(False),
+        )
+        .distinct()
+        .order_by(lesson_groups.c.group_id)
+    )
+    return list(session.scalars(query))
+
+
 def mentor_flags(session: Session, directory, person_id: str, first, last) -> list[dict]:
-    """Return the flagged pupils of every group the caller mentors."""
+    """Return the flagged pupils of the groups the caller teaches in the period, at units of the caller's duties.
+
+    NOTE: the directory does not tell which groups a teacher mentors (SS
+    12000 Duty.assignmentRole), so a teacher's own lessons in the period
+    stand in for mentorship until it does.
+    """
+    first_date, last_date = parsing.period(first, last)
+    unit_groups = directory.staff_assignments(person_id)["groups"]
     flagged = []
-    for duty in directory.staff_duties(person_id):
-        for group_id in duty.get("mentor_group_ids", []):
-            statistics = group_statistics(session, directory, person_id, group_id, first, last)
-            flagged.extend({"group_id": group_id, **pupil} for pupil in statistics["pupils"] if pupil["flagged"])
+    for group_id in taught_group_ids(session, person_id, first_date, last_date):
+        if group_id not in unit_groups:
+            continue
+        statistics = group_statistics(session, directory, person_id, group_id, first, last)
+        flagged.extend({"group_id": group_id, **pupil} for pupil in statistics["pupils"] if pupil["flagged"])
     return flagged

@@ -4,10 +4,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from torget_attendance import parsing
-from torget_attendance.access import child_visible_to, require_duty
-from torget_attendance.errors import FeatureDisabled, NotFound
+from torget_attendance.access import child_visible_to, group_pupils, groups_with_feature, staff_group
 from torget_attendance.models import attendance_marks
-from torget_attendance.registration import describe_mark, require_registrar, roster_of
+from torget_attendance.registration import describe_mark, require_registrar
 from torget_attendance.reports import covering_reports
 from torget_attendance.schedule import (
     describe_lesson,
@@ -24,7 +23,7 @@ def lesson_attendance(session: Session, directory, person_id: str, lesson_id: st
     lesson = get_lesson(session, lesson_id)
     require_registrar(session, directory, person_id, lesson)
     group_ids = lesson_group_ids(session, lesson_id)
-    pupils = sorted(roster_of(directory, group_ids))
+    pupils = sorted(group_pupils(directory, group_ids))
 
     marks = {
         row.child_person_id: row
@@ -47,10 +46,7 @@ def lesson_attendance(session: Session, directory, person_id: str, lesson_id: st
 
 def group_schedule(session: Session, directory, person_id: str, group_id: str, first, last) -> list[dict]:
     """Return a group's lessons in a period, for staff with a duty at the group's unit."""
-    roster = directory.group_roster(group_id)
-    if roster is None:
-        raise NotFound("group_not_found", "group_id", {"group_id": group_id})
-    require_duty(directory, person_id, roster["unit_id"])
+    staff_group(directory, person_id, group_id)
     first_date, last_date = parsing.period(first, last, max_days=62)
 
     rows = lessons_of_groups(session, [group_id], first_date, last_date)
@@ -61,11 +57,10 @@ def group_schedule(session: Session, directory, person_id: str, group_id: str, f
 def child_schedule(session: Session, directory, person_id: str, child_person_id: str, first, last) -> list[dict]:
     """Return a child's lessons with the child's mark and reported absence, for the child and guardians."""
     context = child_visible_to(directory, person_id, child_person_id)
-    if not directory.unit_features(context["unit_id"]).get("schedule"):
-        raise FeatureDisabled("schedule_disabled", "child_person_id", {"unit_id": context["unit_id"]})
+    group_ids = groups_with_feature(directory, context, "schedule", "schedule_disabled")
     first_date, last_date = parsing.period(first, last, max_days=62)
 
-    rows = lessons_of_groups(session, context.get("group_ids", []), first_date, last_date)
+    rows = lessons_of_groups(session, group_ids, first_date, last_date)
     lesson_ids = [row.id for row in rows]
     groups = groups_by_lesson(session, lesson_ids)
     marks = {
