@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from flask import Flask, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from torget_gateway import attendance, auth, correlation, directory, documents, errors, health, i18n, identity
+from torget_gateway import attendance, auth, correlation, directory, documents, errors, health, i18n, identity, messaging
 from torget_gateway.api import Api
 from torget_gateway.config import config_from_env
 from torget_gateway.rpc import RpcClientPool
@@ -41,6 +41,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     api.register_blueprint(attendance.blueprint)
     api.register_blueprint(documents.blueprint)
     api.register_blueprint(identity.blueprint)
+    api.register_blueprint(messaging.blueprint)
     api.register_blueprint(directory.blueprint)
 
     app.extensions[POOL_EXTENSION] = RpcClientPool(
