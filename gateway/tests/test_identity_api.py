@@ -206,6 +206,7 @@ def identity_stack(start_service, container_factory, rabbit_config, bankid):
     directory_double.add_person(STAFF_NUMBER, "person-staff-1", duties=[{"unit_id": UNIT, "duty_role": "Lärare"}])
     directory_double.add_person(ADMIN_NUMBER, "person-admin-1", duties=[{"unit_id": UNIT, "duty_role": "Skoladministratör"}])
     directory_double.GUARDIANSHIPS.add(("person-guardian-2", CHILD_PERSON))
+    directory_double.PLACEMENTS[CHILD_PERSON] = [UNIT]
     container_factory(directory_double.DirectoryDouble, {"AMQP_URI": rabbit_config["AMQP_URI"]}).start()
     start_service(
         IdentityService,

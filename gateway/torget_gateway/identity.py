@@ -154,6 +154,9 @@ def _messages(params: dict) -> dict:
         "staff_bankid_required": gettext("Only staff logged in with BankID may do this."),
         "not_staff_of_unit": gettext("You have no duty at the school unit %(unit_id)s.", unit_id=params.get("unit_id")),
         "not_guardian_of_child": gettext("The school directory does not list the person as a guardian of the child."),
+        "child_not_at_unit": gettext(
+            "The child has no current placement at the school unit %(unit_id)s.", unit_id=params.get("unit_id")
+        ),
         "account_exists": gettext("The guardian already has an account."),
         "account_not_found": gettext("The account %(account_id)s was not found.", account_id=params.get("account_id")),
         "administrator_required": gettext("Only an administrator logged in with BankID may do this."),

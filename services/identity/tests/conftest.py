@@ -54,6 +54,7 @@ def directory(container_factory, rabbit_config):
     directory_double.add_person(
         ADMIN_NUMBER, ADMIN_PERSON, duties=[{"unit_id": UNIT, "duty_role": "Skoladministratör"}], given_name="Per", family_name="Berg"
     )
+    directory_double.PLACEMENTS[CHILD_PERSON] = [UNIT]
     container = container_factory(directory_double.DirectoryDouble, {"AMQP_URI": rabbit_config["AMQP_URI"]})
     container.start()
     yield directory_double
@@ -108,6 +109,9 @@ class LocalDirectory:
 
     def is_guardian(self, guardian_person_id: str, child_person_id: str) -> bool:
         return directory_double.DirectoryDouble().is_guardian(guardian_person_id, child_person_id)
+
+    def child_unit_ids(self, child_person_id: str) -> set[str]:
+        return set(directory_double.PLACEMENTS.get(child_person_id, []))
 
 
 @pytest.fixture

@@ -119,7 +119,7 @@ def test_short_password_costs_no_attempt(identity, staff):
     assert identity.activate_account(created["username"], created["activation_code"], PASSWORD)["status"] == "active"
 
 
-def test_account_creation_checks_directory(identity, bankid_server, staff, as_caller):
+def test_account_creation_checks_directory(identity, bankid_server, staff, as_caller, directory):
     guardian = as_caller(account_caller(bankid_login(identity, bankid_server, GUARDIAN_NUMBER)))
     staff_tokens = bankid_login(identity, bankid_server, STAFF_NUMBER)
     password_caller = as_caller(account_caller(staff_tokens, assurance="password"))
@@ -132,6 +132,12 @@ def test_account_creation_checks_directory(identity, bankid_server, staff, as_ca
         create_account(password_caller)
     with pytest.raises(RemoteError) as not_guardian:
         staff.create_guardian_account("person-nobody", CHILD_PERSON, UNIT, "No", "Body")
+    directory.PLACEMENTS["person-child-elsewhere"] = [OTHER_UNIT]
+    directory.GUARDIANSHIPS.add((PASSWORD_GUARDIAN_PERSON, "person-child-elsewhere"))
+    with pytest.raises(RemoteError) as child_elsewhere:
+        staff.create_guardian_account(PASSWORD_GUARDIAN_PERSON, "person-child-elsewhere", UNIT, "Amal", "Hassan")
+    with pytest.raises(RemoteError) as unknown_child:
+        staff.create_guardian_account(PASSWORD_GUARDIAN_PERSON, "person-unknown-child", UNIT, "Amal", "Hassan")
 
     assert identity_error(other_unit)["code"] == "not_staff_of_unit"
     assert identity_error(other_unit)["status"] == 403
@@ -139,6 +145,8 @@ def test_account_creation_checks_directory(identity, bankid_server, staff, as_ca
     assert identity_error(without_bankid)["code"] == "staff_bankid_required"
     assert identity_error(not_guardian)["code"] == "not_guardian_of_child"
     assert identity_error(not_guardian)["status"] == 422
+    assert identity_error(child_elsewhere)["code"] == "child_not_at_unit"
+    assert identity_error(unknown_child)["code"] == "child_not_at_unit"
 
 
 def test_wrong_passwords_lock_login(start_identity, bankid_server, as_caller, directory):

@@ -61,8 +61,8 @@ def create_guardian_account(
     """Create a password account for a guardian and return its username and one-time activation code.
 
     The caller must be staff, logged in with BankID, with a current duty at
-    ``unit_id``; the directory must name ``guardian_person_id`` guardian of
-    ``child_person_id``.
+    ``unit_id``; the directory must place ``child_person_id`` at that unit
+    and name ``guardian_person_id`` the child's guardian.
     """
     if not caller.has_bankid or STAFF not in caller.roles:
         raise Forbidden("staff_bankid_required")
@@ -80,8 +80,9 @@ def create_guardian_account(
     if not any(duty.get("unit_id") == unit_id for duty in _staff_duties(ports, staff)):
         log.info("staff lacks a duty at the unit", extra={"account_id": caller.account_id, "unit_id": unit_id})
         raise Forbidden("not_staff_of_unit", unit_id=unit_id)
-    # NOTE: the directory offers no call to check that the child is placed at
-    # unit_id; the guardianship is checked, the placement is not.
+    if unit_id not in ports.directory.child_unit_ids(child_person_id):
+        log.info("child not placed at the unit", extra={"account_id": caller.account_id, "unit_id": unit_id})
+        raise InvalidRequest("child_not_at_unit", unit_id=unit_id)
     if not ports.directory.is_guardian(guardian_person_id, child_person_id):
         raise InvalidRequest("not_guardian_of_child")
 

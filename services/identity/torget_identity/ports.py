@@ -23,6 +23,8 @@ class Directory(Protocol):
 
     def is_guardian(self, guardian_person_id: str, child_person_id: str) -> bool: ...
 
+    def child_unit_ids(self, child_person_id: str) -> set[str]: ...
+
 
 class DirectoryClient:
     """The school directory's internal RPCs, with its failures turned into ``directory_unavailable``."""
@@ -37,15 +39,22 @@ class DirectoryClient:
     def is_guardian(self, guardian_person_id: str, child_person_id: str) -> bool:
         return bool(self._call("is_guardian", guardian_person_id, child_person_id))
 
-    def _call(self, method: str, *args):
+    def child_unit_ids(self, child_person_id: str) -> set[str]:
+        """Return the ids of the units where the child has a current placement; empty for an unknown child."""
+        context = self._call("child_context", child_person_id, not_found=None)
+        return {unit["unit_id"] for unit in (context or {}).get("units", [])}
+
+    def _call(self, method: str, *args, **options):
         try:
             return getattr(self._proxy, method)(*args)
-        except UnknownService as exc:
-            log.warning("school_directory.%s failed: the service is not running", method)
-            raise Unavailable("directory_unavailable") from exc
         except RemoteError as exc:
+            if exc.exc_type == "NotFound" and "not_found" in options:
+                return options["not_found"]
             # The arguments may hold a personal identity number, so only the error type is logged.
             log.error("school_directory.%s raised %s", method, exc.exc_type)
+            raise Unavailable("directory_unavailable") from exc
+        except UnknownService as exc:
+            log.warning("school_directory.%s failed: the service is not running", method)
             raise Unavailable("directory_unavailable") from exc
 
 
