@@ -25,13 +25,14 @@ STOP_TIMEOUT := 30
 .PHONY: setup test run stop declare migrate lock clean
 
 setup: $(BIN)/.installed
+	@# Compiled on every run, so an edited .po file never leaves a stale catalog.
+	$(BIN)/pybabel compile --use-fuzzy -d gateway/torget_gateway/translations
 
 $(BIN)/.installed: requirements.lock $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps $(addprefix -e ,$(PACKAGES))
-	test ! -d gateway/torget_gateway/translations/sv || $(BIN)/pybabel compile --use-fuzzy -d gateway/torget_gateway/translations
 	touch $@
 
 # Each suite runs in a pytest process of its own: the service folders have
