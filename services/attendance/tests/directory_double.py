@@ -8,6 +8,9 @@ RPCs reply in the shapes of the real directory's RPCs (child_context,
 unit_features, staff_assignments, group_members), with the same caller
 checks where attendance depends on them. The same data serves the domain
 tests through :class:`FakeDirectory`, which needs no broker.
+
+The tests against the real directory, with its generated SS 12000 data,
+are in test_real_directory.py.
 """
 
 import copy

@@ -2,7 +2,8 @@
 
 The double covers what the real directory cannot easily do in a test: stop
 in the middle of one (the stored replies), and answer the hand-made ids that
-these cases need.
+these cases need. test_real_directory.py runs attendance against the real
+directory service.
 """
 
 import threading
