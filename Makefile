@@ -111,3 +111,10 @@ bench-directory: setup
 .PHONY: bench-messaging
 bench-messaging: setup
 	$(BIN)/python -m torget_messaging.bench --output docs/benchmarks.md
+
+# The guardian's journey end to end, on a local stack of its own that it
+# starts and stops: BankID application, verified e-mail, absence notices by
+# SMS and e-mail, an absence report and an IUP read. Needs what `make run` needs.
+.PHONY: demo
+demo: setup
+	$(BIN)/torget-demo

@@ -1,12 +1,16 @@
 """Start and stop the local-process stack (`make run`) on free ports, for the demo, the tests and the benchmark."""
 
+import base64
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 
@@ -146,3 +150,68 @@ def run_tool(args: list, env: dict, timeout: float = 300) -> str:
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, args))} exited with {result.returncode}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
     return result.stdout
+
+
+class Vhost:
+    """A RabbitMQ vhost made for one run, through the management API."""
+
+    def __init__(self, amqp_uri: str, api_uri: str, name: str):
+        self.name = name
+        self.api = urlsplit(api_uri)
+        self.auth = (self.api.username or "guest", self.api.password or "guest")
+        self.base = urlunsplit((self.api.scheme, f"{self.api.hostname}:{self.api.port or 15672}", "/api", "", ""))
+        parts = urlsplit(amqp_uri)
+        self.amqp_uri = urlunsplit((parts.scheme, parts.netloc, "/" + quote(name, safe=""), "", ""))
+
+    def create(self) -> None:
+        url = f"{self.base}/vhosts/{quote(self.name, safe='')}"
+        requests.put(url, auth=self.auth, timeout=10).raise_for_status()
+        requests.put(
+            f"{self.base}/permissions/{quote(self.name, safe='')}/{quote(self.auth[0], safe='')}",
+            json={"configure": ".*", "write": ".*", "read": ".*"},
+            auth=self.auth,
+            timeout=10,
+        ).raise_for_status()
+
+    def delete(self) -> None:
+        requests.delete(f"{self.base}/vhosts/{quote(self.name, safe='')}", auth=self.auth, timeout=10)
+
+
+def documents_keys() -> dict:
+    """Return a fresh documents encryption key for this run's stack."""
+    return {
+        "DOCUMENTS_KEYS": "demo=" + base64.b64encode(os.urandom(32)).decode(),
+        "DOCUMENTS_ACTIVE_KEY": "demo",
+    }
+
+
+def documents_keys() -> dict:
+    """Return a fresh documents encryption keyring of one key, for a stack that lives one run."""
+    return {
+        "DOCUMENTS_KEYS": "run=" + base64.b64encode(os.urandom(32)).decode(),
+        "DOCUMENTS_ACTIVE_KEY": "run",
+    }
+
+
+@contextmanager
+def running_stack(amqp_uri: str, api_uri: str, var_dir: Path, extra_env: dict | None = None):
+    """Start `make run` on a vhost of its own with its files in ``var_dir``, and yield the ready LocalStack.
+
+    On exit it stops the stack, removes the vhost, and raises RuntimeError
+    when a process had to be killed.
+    """
+    vhost = Vhost(amqp_uri, api_uri, f"torget_stack_{uuid.uuid4().hex[:12]}")
+    vhost.create()
+    env = stack_env(vhost.amqp_uri, Path(var_dir) / "data")
+    env.update(documents_keys(), **(extra_env or {}))
+    stack = LocalStack(env, Path(var_dir) / "stack.log")
+    left = []
+    try:
+        stack.start()
+        stack.wait_until_ready()
+        yield stack
+    finally:
+        left = stack.stop()
+        vhost.delete()
+    if left:
+        raise RuntimeError(f"processes {left} still ran {STOP_TIMEOUT:.0f} s after the stop and were killed")
