@@ -30,7 +30,7 @@ from torget_shared.service import ServiceBase
 
 log = logging.getLogger(__name__)
 
-# Seconds to wait for the school directory's reply about a caller's duties.
+# Seconds to wait for the school directory's reply about a caller's staff assignments.
 DIRECTORY_TIMEOUT = 5.0
 
 
@@ -167,17 +167,18 @@ class MessagingService(ServiceBase):
     @rpc
     def list_unit_notices(self, unit_id: str, local_date: str | None = None) -> list[dict]:
         """Return a unit's absence notices with each guardian's delivery states and acknowledgement."""
-        views.require_staff_of_unit(self.caller, unit_id, self._staff_duties)
+        views.require_staff_of_unit(self.caller, unit_id, self._staff_assignments)
         with self.db.transaction() as session:
             return views.notices_of_unit(session, unit_id, local_date)
 
     @rpc
     def list_failed_notifications(self, unit_id: str) -> list[dict]:
         """Return a unit's notifications that failed for good, newest first, with the reason."""
-        views.require_staff_of_unit(self.caller, unit_id, self._staff_duties)
+        views.require_staff_of_unit(self.caller, unit_id, self._staff_assignments)
         with self.db.transaction() as session:
             return views.failed_of_unit(session, unit_id)
 
-    def _staff_duties(self, person_id: str) -> list[dict]:
+    def _staff_assignments(self, person_id: str) -> dict:
+        """Return the directory's ``staff_assignments`` reply: ``{"units": [{"unit_id", "duty_role", ...}], ...}``."""
         with eventlet.Timeout(DIRECTORY_TIMEOUT):
-            return self.directory.staff_duties(person_id)
+            return self.directory.staff_assignments(person_id)

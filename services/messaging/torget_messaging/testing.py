@@ -16,74 +16,10 @@ from nameko.standalone.events import get_event_exchange
 from torget_messaging.models import delivery
 from torget_messaging.service import MessagingService
 from torget_messaging.sms_sink import SmsSink
-from torget_shared import contracts  # noqa: F401
+from torget_shared import contracts  # noqa: F401  (registers the event schemas that publish() checks)
 from torget_shared.db import make_engine
 from torget_shared.events import build_envelope
 from torget_shared.testing.probe import wait_for
-
-
-def _register_missing_contracts() -> None:
-    """Register the identity and directory events these tests publish, where the shared library lacks them.
-
-    The real schemas in torget_shared.contracts win; these copies of their
-    shapes only stand in while a checkout has no such schema yet.
-    """
-    from marshmallow import Schema, fields
-
-    from torget_shared.events import registry
-
-    class Preferences(Schema):
-        sms = fields.Boolean(required=True)
-        email = fields.Boolean(required=True)
-
-    shapes = {
-        "contact_details_changed": {
-            "account_id": fields.String(required=True),
-            "person_id": fields.String(allow_none=True, load_default=None),
-            "email": fields.String(allow_none=True, required=True),
-            "mobile": fields.String(allow_none=True, required=True),
-            "language": fields.String(required=True),
-            "preferences": fields.Nested(Preferences, required=True),
-            "protected_identity": fields.Boolean(required=True),
-            "changed_at": fields.AwareDateTime(required=True),
-        },
-        "email_verification_requested": {
-            "account_id": fields.String(required=True),
-            "email": fields.String(required=True),
-            "language": fields.String(required=True),
-            "verification_url": fields.String(required=True),
-            "expires_at": fields.AwareDateTime(required=True),
-        },
-        "person_changed": {
-            "person_id": fields.UUID(required=True),
-            "given_name": fields.String(required=True),
-            "family_name": fields.String(required=True),
-            "protected_identity": fields.Boolean(required=True),
-            "removed": fields.Boolean(required=True),
-        },
-        "guardianship_established": {
-            "child_person_id": fields.UUID(required=True),
-            "guardian_person_id": fields.UUID(required=True),
-            "relation_type": fields.String(required=True),
-        },
-        "guardianship_ended": {
-            "child_person_id": fields.UUID(required=True),
-            "guardian_person_id": fields.UUID(required=True),
-            "relation_type": fields.String(required=True),
-        },
-        "unit_features_changed": {
-            "unit_id": fields.UUID(required=True),
-            "features": fields.Dict(keys=fields.String(), values=fields.Boolean(), required=True),
-            "changed": fields.List(fields.String(), required=True),
-        },
-    }
-    known = set(registry.known())
-    for event_type, shape in shapes.items():
-        if (event_type, 1) not in known:
-            registry.register(event_type, 1)(Schema.from_dict(shape, name=f"Expected_{event_type}"))
-
-
-_register_missing_contracts()
 
 SINK_USER = "torget"
 SINK_PASSWORD = "sink-secret"

@@ -33,8 +33,12 @@ def require_guardian(caller: Caller) -> str:
     return caller.person_id
 
 
-def require_staff_of_unit(caller: Caller, unit_id: str, staff_duties) -> None:
-    """Raise unless the caller is staff with a duty at ``unit_id`` (asked of the school directory)."""
+def require_staff_of_unit(caller: Caller, unit_id: str, staff_assignments) -> None:
+    """Raise unless the caller is staff with a duty at ``unit_id``.
+
+    ``staff_assignments(person_id)`` returns the school directory's reply of
+    that name, whose ``units`` lists one entry per current duty.
+    """
     if caller.kind == SERVICE:
         return
     if caller.kind != ACCOUNT or not caller.person_id:
@@ -42,11 +46,12 @@ def require_staff_of_unit(caller: Caller, unit_id: str, staff_duties) -> None:
     if not caller.has_role(STAFF_ROLE):
         raise Forbidden("staff_role_required")
     try:
-        duties = staff_duties(caller.person_id)
+        assignments = staff_assignments(caller.person_id)
     except Exception as exc:
-        log.warning("staff duties could not be read from the school directory: %s", exc)
+        log.warning("staff assignments could not be read from the school directory: %s", exc)
         raise DirectoryUnavailable("directory_unavailable") from exc
-    if not any(str(duty.get("unit_id")) == str(unit_id) for duty in duties or []):
+    duties = (assignments or {}).get("units") or []
+    if not any(str(duty.get("unit_id")) == str(unit_id) for duty in duties):
         raise Forbidden("no_duty_at_unit", {"unit_id": unit_id})
 
 
