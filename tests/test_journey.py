@@ -59,8 +59,9 @@ def test_guardians_apply_with_bankid(journey):
         assert guardian.session.tokens["assurance"] == "bankid"
         assert guardian.session.tokens["account_created"] is True
 
-        children = guardian.session.get("/directory/me/children")
-        assert journey.family.child.person_id in [child["person_id"] for child in children]
+        me = guardian.session.get("/identity/me")
+        assert me["person_id"] == guardian.person.person_id
+        assert me["roles"] == ["guardian"]
 
 
 def test_contact_details_are_verified(journey):

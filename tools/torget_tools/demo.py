@@ -7,6 +7,7 @@ stack that `make run` started. Everything started is stopped at the end.
 """
 
 import argparse
+import functools
 import os
 import shutil
 import sys
@@ -37,14 +38,16 @@ def main(argv=None) -> int:
     amqp_uri = os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
     api_uri = os.environ.get("RABBIT_API_URI", "http://guest:guest@127.0.0.1:15672")
 
-    print(f"0. Starting the local stack (log: {var_dir / 'stack.log'})")
+    print(f"0. Starting the local stack (log: {var_dir / 'stack.log'})", flush=True)
     try:
         with running_stack(amqp_uri, api_uri, var_dir) as stack:
-            print(f"   the gateway is ready at {stack.gateway_url}")
-            municipality = load_municipality(stack.env, var_dir / "dump")
+            print(f"   the gateway is ready at {stack.gateway_url}", flush=True)
+            municipality = load_municipality(stack.env, var_dir / "dump", say=functools.partial(print, flush=True))
+            print("   waiting for the directory's events to reach the other services", flush=True)
             gateway = Gateway(Endpoints.from_env(stack.env))
             wait_for_outboxes_drained(gateway)
-            Journey(gateway, municipality, audit_database_url=database_url("documents", stack.env)).run()
+            say = functools.partial(print, flush=True)
+            Journey(gateway, municipality, say=say, audit_database_url=database_url("documents", stack.env)).run()
         print("The journey is complete; the stack is stopped and nothing is left running.")
         return 0
     except (JourneyError, RuntimeError) as exc:

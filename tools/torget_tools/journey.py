@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import requests
+from urllib3.util.retry import Retry
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 # The school day of a lesson starts at this local hour; the generated activities teach 45-minute lessons.
@@ -99,10 +100,22 @@ class Session:
         return check(self.request("PATCH", path, json=body), *(expected or (200,)))
 
 
+def http_session() -> requests.Session:
+    """Return a requests session that retries idempotent requests once the server closed a kept-alive connection.
+
+    gunicorn closes an idle kept-alive connection after 2 s, and a request sent
+    on it at that moment fails with RemoteDisconnected before the server reads it.
+    """
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(max_retries=Retry(total=2, connect=2, read=2, status=0, backoff_factor=0.1))
+    session.mount("http://", adapter)
+    return session
+
+
 @dataclass
 class Gateway:
     endpoints: Endpoints
-    http: requests.Session = field(default_factory=requests.Session)
+    http: requests.Session = field(default_factory=http_session)
 
     def url(self, path: str) -> str:
         return self.endpoints.gateway + path
@@ -532,7 +545,11 @@ def wait_for_outboxes_drained(gateway: Gateway, timeout: float = 300.0) -> dict:
     last = {}
 
     def drained():
-        response = gateway.anonymous("GET", "/readyz")
+        try:
+            response = gateway.anonymous("GET", "/readyz")
+        except requests.ConnectionError as exc:
+            last["answer"] = repr(exc)
+            return None
         if response.status_code != 200:
             last["answer"] = f"{response.status_code} {response.text[:300]}"
             return None
@@ -542,6 +559,6 @@ def wait_for_outboxes_drained(gateway: Gateway, timeout: float = 300.0) -> dict:
         return readiness if not any(pending.values()) else None
 
     try:
-        return wait_for(drained, timeout, "every service's outbox to be sent", interval=2.0)
+        return wait_for(drained, timeout, "every service's outbox to be sent", interval=1.0)
     except JourneyError as exc:
         raise JourneyError(f"{exc}; last /readyz: {last.get('answer')}") from None
