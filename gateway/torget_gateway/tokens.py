@@ -21,7 +21,10 @@ log = logging.getLogger(__name__)
 
 ALGORITHMS = ("ES256",)
 REQUIRED_CLAIMS = ("exp", "iat", "sub", "sid", "aud", "iss")
-JWKS_REFETCH_INTERVAL = 10.0
+# A token with an unknown key id makes the gateway fetch the JWKS again at most
+# this often (seconds), so a rotated key is learnt quickly but random key ids
+# cannot flood identity with calls.
+JWKS_REFETCH_INTERVAL = 2.0
 # Seconds of clock difference between identity and the gateway that a token's times may have.
 LEEWAY = 30
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
