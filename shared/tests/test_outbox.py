@@ -3,7 +3,7 @@
 import subprocess
 import sys
 import threading
-import time
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -64,12 +64,15 @@ def test_claim_of_dead_relay_is_taken_over(probe, amqp_uri):
     engine = make_engine(services.producer_url)
     event_id = add_event(engine, "taken over")
 
-    crashed = OutboxRelay(engine, amqp_uri, PRODUCER, lease=0.5, relay_id="crashed")
+    crashed = OutboxRelay(engine, amqp_uri, PRODUCER, lease=60, relay_id="crashed")
     assert [row[0] for row in crashed._claim()] == [event_id]  # claims, then dies
 
-    survivor = OutboxRelay(engine, amqp_uri, PRODUCER, lease=0.5, relay_id="survivor")
+    survivor = OutboxRelay(engine, amqp_uri, PRODUCER, lease=60, relay_id="survivor")
     assert survivor.relay_once() == 0
-    time.sleep(0.6)
+
+    # Let the crashed relay's lease run out, as it would a minute later.
+    with engine.begin() as connection:
+        connection.execute(sa.update(outbox_table).values(claimed_until=utcnow() - timedelta(seconds=1)))
     assert survivor.relay_once() == 1
 
     rows = wait_for(lambda: received_rows(services.consumer_url))
@@ -82,16 +85,22 @@ def test_unreachable_broker_retries_then_fails(service_database):
     engine = make_engine(database_url)
     add_event(engine, "nowhere to go")
     # Nothing listens on port 1 of the loopback address.
-    relay = OutboxRelay(engine, "amqp://guest:guest@127.0.0.1:1/", PRODUCER, retry_delays=(0.1,))
+    relay = OutboxRelay(engine, "amqp://guest:guest@127.0.0.1:1/", PRODUCER, retry_delays=(60.0,))
 
     assert relay.relay_once() == 0
     [row] = outbox_rows(database_url)
     assert row["state"] == PENDING
     assert row["attempts"] == 1
-    assert row["available_at"] > utcnow()
+    assert row["available_at"] > utcnow() + timedelta(seconds=30)
     assert "ECONNREFUSED" in row["last_error"]
 
-    time.sleep(0.15)
+    # The retry is not due yet, so nothing is claimed.
+    assert relay.relay_once() == 0
+    assert outbox_rows(database_url)[0]["attempts"] == 1
+
+    # Move the retry time to now, as if the delay had passed.
+    with engine.begin() as connection:
+        connection.execute(sa.update(outbox_table).values(available_at=utcnow()))
     assert relay.relay_once() == 0
     [row] = outbox_rows(database_url)
     assert row["state"] == FAILED
