@@ -106,7 +106,8 @@ class EmailSender:
             code, reply = smtp.mail(self.sender)
             _check(code, reply, "MAIL FROM")
             code, reply = smtp.rcpt(to)
-            _check(code, reply, f"RCPT TO {to}")
+            # The address stays out of the error text, which is stored and logged.
+            _check(code, reply, "RCPT TO")
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
             raise TransientDeliveryError(f"SMTP connection lost before DATA: {exc}") from exc
 
