@@ -7,8 +7,9 @@ scenario ids (a guardian with two children at different units, a family
 with protected identity, a teacher elsewhere) come from the generator.
 
 The import of the test municipality writes about 7,500 events, and the
-outbox relay publishes about 50 a second here, so the template's events are
-marked sent: these tests are about the directory's RPCs. The test of
+outbox relay published about 50 a second in this setup (most with no
+subscriber), so the template's events are marked sent: these tests are
+about the directory's RPCs. The test of
 imported lessons instead runs a real import by RPC while attendance listens,
 of a smaller municipality from the same generator and seed, so that the
 relay publishes all of its events within seconds.
@@ -285,3 +286,29 @@ def test_imported_activities_arrive_as_lessons(importing_stack, client_as, small
     teacher = attendance_as(client_as, teachers[0])
     day = lesson.local_date.isoformat()
     assert calendar_event["id"] in [row["id"] for row in teacher.group_schedule(group_id, day, day)]
+
+
+def test_switched_off_reporting_counts_at_once(start_service, directory_database, client_as, municipality):
+    scenario = municipality.scenario
+    start_service(SchoolDirectoryService, database_url=directory_database, **PIN_KEYS)
+    # Stored replies stay fresh for an hour, so only the event can bring the switch in time.
+    start_service(AttendanceService, DIRECTORY_MAX_AGE=3600, DIRECTORY_TIMEOUT=10)
+    guardian = attendance_as(client_as, scenario["guardian"])
+    day = tomorrow().isoformat()
+    guardian.report_absence({"child_person_id": scenario["younger_child"], "first_date": day, "reason": "illness"})
+
+    principal = client_as("school_directory", account(scenario["principal"], "staff"))
+    principal.set_unit_features(scenario["preschool"], {"absence_reporting": False})
+
+    # Each try reports another day, so a report accepted before the event arrived does not overlap the next.
+    later_days = iter(range(1, 14))
+
+    def rejected() -> bool:
+        day = (tomorrow() + timedelta(days=next(later_days))).isoformat()
+        try:
+            guardian.report_absence({"child_person_id": scenario["younger_child"], "first_date": day, "reason": "illness"})
+        except Exception as exc:
+            return "absence_reporting_disabled" in str(exc)
+        return False
+
+    wait_for(rejected, timeout=12, interval=1.0)
