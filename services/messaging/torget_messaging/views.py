@@ -7,6 +7,7 @@ a name.
 """
 
 import logging
+import re
 from datetime import date
 
 from sqlalchemy import select, update
@@ -19,6 +20,9 @@ from torget_shared.caller import ACCOUNT, SERVICE, Caller
 from torget_shared.db import utcnow
 
 log = logging.getLogger(__name__)
+
+# An e-mail address or a phone number inside a provider's error text.
+ADDRESS_PATTERN = re.compile(r"[^\s@<>\"']+@[^\s@<>\"']+|\+?\d[\d \-]{6,}\d")
 
 STAFF_ROLE = "staff"
 GUARDIAN_ROLE = "guardian"
@@ -163,8 +167,21 @@ def notices_of_unit(session: Session, unit_id: str, local_date: str | None = Non
     return result
 
 
+def staff_reason(error: str | None) -> str | None:
+    """Return a delivery's error text for staff, with e-mail addresses and phone numbers replaced.
+
+    Providers name the recipient in their errors (an SMTP server's "RCPT
+    TO <address> rejected"), and staff see the reason but not the address.
+    """
+    if error is None:
+        return None
+    return ADDRESS_PATTERN.sub("[recipient]", error)
+
+
 def _reason(row) -> str | None:
-    return row.last_error if row.state in (ledger.FAILED, ledger.SKIPPED, ledger.CANCELLED) else None
+    if row.state not in (ledger.FAILED, ledger.SKIPPED, ledger.CANCELLED):
+        return None
+    return staff_reason(row.last_error)
 
 
 def failed_of_unit(session: Session, unit_id: str) -> list[dict]:
@@ -188,7 +205,7 @@ def failed_of_unit(session: Session, unit_id: str) -> list[dict]:
             "guardian_person_id": row.recipient,
             "guardian_name": _guardian_name(names, row.recipient),
             "attempts": row.attempts,
-            "reason": row.last_error,
+            "reason": staff_reason(row.last_error),
             "failed_at": row.updated_at.isoformat(),
         }
         for row in rows
