@@ -151,13 +151,31 @@ class OutboxRelay:
         log.info("outbox relay stopped", extra={"relay_id": self.relay_id})
 
     def relay_once(self) -> int:
-        """Claim a batch of due rows, publish them, and return how many were sent."""
+        """Claim a batch of due rows, publish them, and return how many were handled.
+
+        The rows a batch published are marked in one UPDATE per outcome,
+        because a commit per row limited the relay to the disk's commit
+        rate. A crash before that UPDATE publishes the batch again later.
+        """
         claimed = self._claim()
-        sent = 0
+        sent_ids: list[str] = []
+        unrouted_ids: list[str] = []
+
         for event_id, envelope, attempts in claimed:
-            if self._publish(event_id, envelope, attempts):
-                sent += 1
-        return sent
+            outcome = self._publish(event_id, envelope, attempts)
+            if outcome == SENT:
+                sent_ids.append(event_id)
+            elif outcome == UNROUTED:
+                unrouted_ids.append(event_id)
+                log.info(
+                    "outbox event %s has no subscriber; marked unrouted",
+                    envelope["event_type"],
+                    extra={"event_id": event_id},
+                )
+
+        self._mark(sent_ids, SENT, None)
+        self._mark(unrouted_ids, UNROUTED, "no queue is bound for this event type")
+        return len(sent_ids) + len(unrouted_ids)
 
     def _claim(self) -> list[tuple[str, dict, int]]:
         now = utcnow()
@@ -188,7 +206,8 @@ class OutboxRelay:
             rows = connection.execute(claim).all()
         return sorted(((row[0], row[1], row[2]) for row in rows), key=lambda row: row[1]["occurred_at"])
 
-    def _publish(self, event_id: str, envelope: dict, attempts: int) -> bool:
+    def _publish(self, event_id: str, envelope: dict, attempts: int) -> str | None:
+        """Publish one row; return SENT, UNROUTED, or None after recording a failure."""
         headers = {f"{HEADER_PREFIX}.correlation_id": envelope["correlation_id"]}
         try:
             self.publisher.publish(
@@ -200,38 +219,22 @@ class OutboxRelay:
                 retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
             )
         except UndeliverableMessage:
-            self._mark_unrouted(event_id, envelope["event_type"])
-            return True
+            return UNROUTED
         except Exception as exc:  # broker down, connection lost, nack
             self._record_failure(event_id, attempts, f"{type(exc).__name__}: {exc}")
-            return False
+            return None
+        return SENT
 
-        self._mark_sent(event_id)
-        return True
-
-    def _mark_sent(self, event_id: str) -> None:
+    def _mark(self, event_ids: list[str], state: str, note: str | None) -> None:
+        if not event_ids:
+            return
         with self.engine.begin() as connection:
             connection.execute(
                 update(outbox_table)
-                .where(outbox_table.c.event_id == event_id)
-                .values(state=SENT, sent_at=utcnow(), claimed_by=None, claimed_until=None, last_error=None)
+                .where(outbox_table.c.event_id.in_(event_ids))
+                .values(state=state, sent_at=utcnow(), claimed_by=None, claimed_until=None, last_error=note)
             )
-        log.debug("outbox event published", extra={"event_id": event_id})
-
-    def _mark_unrouted(self, event_id: str, event_type: str) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(
-                update(outbox_table)
-                .where(outbox_table.c.event_id == event_id)
-                .values(
-                    state=UNROUTED,
-                    sent_at=utcnow(),
-                    claimed_by=None,
-                    claimed_until=None,
-                    last_error="no queue is bound for this event type",
-                )
-            )
-        log.info("outbox event %s has no subscriber; marked unrouted", event_type, extra={"event_id": event_id})
+        log.debug("outbox events marked %s", state, extra={"count": len(event_ids)})
 
     def _record_failure(self, event_id: str, attempts: int, error: str) -> None:
         attempts += 1
