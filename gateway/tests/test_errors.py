@@ -50,6 +50,12 @@ def _malformed_authorization(client, headers):
     return client.get("/healthz", headers={**headers, "Authorization": "Basic QWRhOnNlY3JldA=="})
 
 
+def _deeply_nested_json(client, headers):
+    # 1,000 levels exhaust json.loads' recursion in under 2 KB.
+    body = "[" * 1000 + "]" * 1000
+    return client.post("/test/echo", data=body, content_type="application/json", headers=headers)
+
+
 def _unexpected_exception(client, headers):
     return client.get("/test/boom", headers=headers)
 
@@ -168,6 +174,22 @@ def test_error_case_has_own_status_and_message(small_body_client, locale, send, 
     assert body["error"]["code"] == code
     assert body["error"]["message"] == (swedish if locale == "sv" else english)
     assert body["error"]["request_id"] == response.headers["X-Request-ID"]
+
+
+@pytest.mark.parametrize(
+    ("locale", "message"),
+    [
+        ("sv", "Begärans innehåll är inte giltig JSON: det är nästlat för djupt."),
+        ("en", "The request body is not valid JSON: it is nested too deeply."),
+    ],
+)
+def test_deeply_nested_json_gives_400(client, locale, message):
+    response = _deeply_nested_json(client, LOCALES[locale])
+    error = response.get_json()["error"]
+
+    assert response.status_code == 400
+    assert error["code"] == "invalid_json"
+    assert error["message"] == message
 
 
 def test_validation_error_lists_every_field(client):

@@ -212,6 +212,15 @@ def _handle_rpc_error(exc: Exception) -> Response:
     return error_response(rpc_error(exc))
 
 
+def _handle_recursion(exc: RecursionError) -> Response:
+    # json.loads recurses once per nesting level, so a small body of a
+    # thousand open brackets exhausts the stack before any schema sees it.
+    if request.content_length or request.is_json:
+        message = gettext("The request body is not valid JSON: it is nested too deeply.")
+        return error_response(ApiError(400, "invalid_json", message))
+    return _handle_unexpected(exc)
+
+
 def _handle_unexpected(exc: Exception) -> Response:
     # The traceback goes to the log only; the client gets the request id.
     if isinstance(exc, RemoteError):
@@ -228,4 +237,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _handle_http_exception)
     for rpc_exception in (ServiceTimeout, ServiceUnavailable, PoolExhausted, BrokerUnavailable):
         app.register_error_handler(rpc_exception, _handle_rpc_error)
+    app.register_error_handler(RecursionError, _handle_recursion)
     app.register_error_handler(Exception, _handle_unexpected)
