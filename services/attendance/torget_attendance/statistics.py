@@ -93,7 +93,9 @@ def _with_flags(totals: dict, threshold_percent: int) -> list[dict]:
         absence = total["valid_absence_minutes"] + total["invalid_absence_minutes"]
         scheduled = total["scheduled_minutes"]
         percent = round(100 * absence / scheduled, 1) if scheduled else 0.0
-        result.append({**total, "absence_percent": percent, "flagged": scheduled > 0 and percent >= threshold_percent})
+        # Compare the unrounded share, because 0.97 percent rounds to 1.0 and would reach a threshold of 1.
+        flagged = scheduled > 0 and 100 * absence >= threshold_percent * scheduled
+        result.append({**total, "absence_percent": percent, "flagged": flagged})
     return result
 
 
