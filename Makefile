@@ -118,3 +118,12 @@ bench-messaging: setup
 .PHONY: demo
 demo: setup
 	$(BIN)/torget-demo
+
+# The whole stack through the gateway in one run: absence reports/s, marks/s,
+# registration-to-SMS latency, and the machine's ceiling (trivial Flask app,
+# bare nameko RPC). Starts and stops a stack of its own; needs wrk
+# (apt-get install wrk), and py-spy to profile a missed target. Writes its
+# section of docs/benchmarks.md.
+.PHONY: bench
+bench: setup
+	$(BIN)/torget-bench
