@@ -92,6 +92,8 @@ def test_unit_with_reporting_off_rejects(db, fake_directory):
     ({"first_date": "2026-02-09"}, "first_date", "date_too_far_back"),
     ({"first_date": "2026-02-20", "last_date": "2026-02-25"}, "last_date", "date_too_far_ahead"),
     ({"first_date": "2026-02-30"}, "first_date", "invalid_date"),
+    ({"first_date": "0001-01-01"}, "first_date", "out_of_range"),
+    ({"first_date": "2026-02-11", "last_date": "9999-12-31"}, "last_date", "out_of_range"),
     ({"first_date": "2026-02-11", "start_time": "25:00"}, "start_time", "invalid_time"),
     ({"first_date": "2026-02-11", "reason": "bored"}, "reason", "invalid_choice"),
     ({}, "first_date", "missing_field"),

@@ -36,13 +36,29 @@ def text_list(data: dict, field: str, *, prefix: str = "", min_items: int = 0) -
     return list(dict.fromkeys(value))
 
 
+# Dates outside these bounds are typing errors, and near year 1 or 9999 the
+# conversion between UTC and Stockholm time overflows datetime.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+
+
+def _check_bounds(day: date, field: str) -> None:
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise InvalidRequest(
+            "out_of_range", field, {"min": EARLIEST_DATE.isoformat(), "max": LATEST_DATE.isoformat()}
+        )
+
+
 def a_date(value, field: str) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    try:
-        return date.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise InvalidRequest("invalid_date", field) from None
+        parsed = value
+    else:
+        try:
+            parsed = date.fromisoformat(value)
+        except (TypeError, ValueError):
+            raise InvalidRequest("invalid_date", field) from None
+    _check_bounds(parsed, field)
+    return parsed
 
 
 def a_time(value, field: str) -> time:
@@ -68,6 +84,7 @@ def aware_datetime(value, field: str) -> datetime:
             raise InvalidRequest("invalid_datetime", field) from None
     if parsed.tzinfo is None:
         raise InvalidRequest("datetime_without_offset", field)
+    _check_bounds(parsed.date(), field)
     return parsed
 
 
