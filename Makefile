@@ -66,8 +66,14 @@ declare: setup
 # and stops them all on SIGINT or SIGTERM, with SIGKILL 5 seconds after the
 # first one has stopped.
 PROCESSES ?=
+# Without DOCUMENTS_KEYS the documents service has no key to encrypt with, so
+# a local trial gets a development key, made once and kept in $(VAR_DIR).
 run: migrate declare
+	@test -n "$$DOCUMENTS_KEYS" || test -s $(VAR_DIR)/documents-keys || \
+		{ umask 077 && $(BIN)/torget-documents-new-key development > $(VAR_DIR)/documents-keys && \
+		echo "DOCUMENTS_KEYS is not set: made a development key in $(VAR_DIR)/documents-keys"; }
 	@echo $$$$ > $(RUN_PID); \
+	DOCUMENTS_KEYS="$${DOCUMENTS_KEYS:-$$(cat $(VAR_DIR)/documents-keys)}" \
 	PATH="$(abspath $(BIN)):$$PATH" TORGET_VAR_DIR=$(VAR_DIR) PYTHONUNBUFFERED=1 \
 	exec $(BIN)/honcho start -f Procfile $(PROCESSES)
 
