@@ -14,7 +14,8 @@ def required(data: dict, field: str, prefix: str = ""):
 
 def text(data: dict, field: str, max_length: int, *, prefix: str = "", optional: bool = False) -> str | None:
     value = data.get(field)
-    if value is None and optional:
+    # An optional field sent empty is cleared, as when it is left out.
+    if optional and (value is None or value == ""):
         return None
     value = required(data, field, prefix)
     if not isinstance(value, str):
