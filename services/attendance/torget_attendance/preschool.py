@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from torget_attendance import parsing
@@ -47,13 +47,23 @@ def _open_visit(session: Session, child_person_id: str):
     ).first()
 
 
+def _last_check_out(session: Session, child_person_id: str) -> datetime | None:
+    """Return when the child's latest closed visit ended, so a backdated check-in cannot overlap it."""
+    return session.scalar(
+        select(func.max(preschool_visits.c.checked_out_at)).where(preschool_visits.c.child_person_id == child_person_id)
+    )
+
+
 def check_in(session: Session, directory, person_id: str, data: dict, now: datetime) -> dict:
-    """Open a visit of a child; a child already checked in is rejected."""
+    """Open a visit of a child. A child already checked in, or a check-in before the last check-out, is rejected."""
     child_person_id = parsing.text(data, "child_person_id", 64)
     unit_id = _child_unit(directory, person_id, child_person_id)
     checked_in_at = _moment(data, "at", now)
     if _open_visit(session, child_person_id) is not None:
         raise Conflict("already_checked_in", "child_person_id")
+    last_check_out = _last_check_out(session, child_person_id)
+    if last_check_out is not None and checked_in_at < last_check_out:
+        raise InvalidRequest("before_last_check_out", "at", {"checked_out_at": last_check_out.isoformat()})
 
     visit_id = str(uuid.uuid4())
     session.execute(

@@ -45,3 +45,15 @@ class DirectoryUnavailable(MessagingError):
     """The school directory did not answer a question about the caller's duties."""
 
     status = 503
+
+
+class InvalidRequest(MessagingError):
+    """The request's values are invalid; ``params`` names the field and what is wrong."""
+
+    status = 422
+
+
+class Conflict(MessagingError):
+    """The request collides with an existing object, e.g. an id already used for another one."""
+
+    status = 409

@@ -146,3 +146,40 @@ delivery = Table(
     Index("ix_delivery_state_next_attempt_at", "state", "next_attempt_at"),
     Index("ix_delivery_notice_id", "notice_id"),
 )
+
+# Announcements from staff to a school unit, a group, or the guardians of a
+# group. The title and body are the Swedish original; translations are kept
+# per language in announcement_translation.
+announcement = Table(
+    "announcement",
+    metadata,
+    Column("announcement_id", String(36), primary_key=True),
+    Column("unit_id", String(64), nullable=False),
+    # unit, group or group_guardians
+    Column("audience", String(16), nullable=False),
+    Column("group_id", String(64)),
+    Column("author_person_id", String(64), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("published_at", UTCDateTime(), nullable=False),
+    Index("ix_announcement_unit_id_published_at", "unit_id", "published_at"),
+    Index("ix_announcement_group_id", "group_id"),
+)
+
+announcement_translation = Table(
+    "announcement_translation",
+    metadata,
+    Column("announcement_id", String(36), ForeignKey("announcement.announcement_id"), primary_key=True),
+    Column("language", String(16), primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+)
+
+# Read receipts: when each guardian first marked an announcement read.
+announcement_read = Table(
+    "announcement_read",
+    metadata,
+    Column("announcement_id", String(36), ForeignKey("announcement.announcement_id"), primary_key=True),
+    Column("guardian_person_id", String(64), primary_key=True),
+    Column("read_at", UTCDateTime(), nullable=False),
+)

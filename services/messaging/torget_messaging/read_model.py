@@ -165,3 +165,18 @@ def person_names(session: Session, person_ids: list[str]) -> dict[str, tuple[str
         return {}
     rows = session.execute(select(person).where(person.c.person_id.in_(person_ids))).all()
     return {row.person_id: (row.given_name, row.family_name, row.protected_identity) for row in rows}
+
+
+def language_of(session: Session, person_id: str) -> str:
+    """Return the language the person chose for notices, or Swedish while it is unknown."""
+    language = session.execute(select(contact.c.language).where(contact.c.person_id == person_id)).scalar_one_or_none()
+    return language or "sv"
+
+
+def guardians_of_children(session: Session, child_person_ids: list[str]) -> list[Guardian]:
+    """Return the guardians with custody of any of the children, each once."""
+    guardians: dict[str, Guardian] = {}
+    for child_person_id in child_person_ids:
+        for guardian in guardians_with_custody(session, child_person_id):
+            guardians.setdefault(guardian.person_id, guardian)
+    return list(guardians.values())

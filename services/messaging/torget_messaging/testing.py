@@ -1,4 +1,5 @@
-"""Test support of the messaging service: the SMS sink and an SMTP server as fixtures, event publishing, households."""
+"""Test support of the messaging service: the SMS sink and an SMTP server as fixtures, event publishing,
+households, and a stand-in school directory that replies from data a test sets."""
 
 import socket
 import threading
@@ -11,6 +12,8 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from kombu import Connection
 from nameko.constants import HEADER_PREFIX
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
 from nameko.standalone.events import get_event_exchange
 
 from torget_messaging.models import delivery
@@ -231,6 +234,83 @@ def sms_recipients(sms_sink) -> list[str]:
 
 def set_sink_behaviour(sms_sink, mode: str, count: int | None = None, delay: float = 0.0) -> None:
     sms_sink.state.set_behaviour(mode, count, delay)
+
+
+class DirectoryData:
+    """The data that the stand-in school directory returns: staff duties, groups and children's units."""
+
+    def __init__(self):
+        self.duties: dict[str, list[dict]] = {}
+        self.groups: dict[str, dict] = {}
+        self.children: dict[str, dict] = {}
+
+    def add_duty(self, person_id: str, unit_id: str, duty_role: str = "Lärare") -> None:
+        self.duties.setdefault(person_id, []).append({"unit_id": unit_id, "duty_role": duty_role})
+
+    def add_group(self, group_id: str, unit_id: str, member_ids: list[str]) -> None:
+        self.groups[group_id] = {"unit_id": unit_id, "member_ids": list(member_ids)}
+
+    def add_child(self, child_person_id: str, unit_id: str, guardian_person_ids: list[str]) -> None:
+        self.children[child_person_id] = {"unit_id": unit_id, "guardian_person_ids": list(guardian_person_ids)}
+
+
+class NotFound(Exception):
+    """The stand-in's rejection of an unknown id; like the real directory's, it reaches the caller as a RemoteError of type ``NotFound``."""
+
+
+class _Data(DependencyProvider):
+    def get_dependency(self, worker_ctx) -> DirectoryData:
+        return self.container.config["TEST_DIRECTORY_DATA"]
+
+
+class StandInDirectory:
+    """A ``school_directory`` service with the replies of the real one that messaging reads.
+
+    NOTE: it does not check the caller as the real directory does; the test
+    with the real directory covers that.
+    """
+
+    name = "school_directory"
+    data = _Data()
+
+    @rpc
+    def staff_assignments(self, person_id: str | None = None) -> dict:
+        units = [{"unit_id": duty["unit_id"], "duty_role": duty["duty_role"]} for duty in self.data.duties.get(person_id, [])]
+        unit_ids = {unit["unit_id"] for unit in units}
+        groups = [{"group_id": group_id, "unit_id": group["unit_id"]} for group_id, group in self.data.groups.items() if group["unit_id"] in unit_ids]
+        return {"person_id": person_id, "units": units, "groups": groups}
+
+    @rpc(expected_exceptions=NotFound)
+    def group_members(self, group_id: str) -> dict:
+        group = self.data.groups.get(group_id)
+        if group is None:
+            raise NotFound("group not found")
+        return {"group_id": group_id, "unit_id": group["unit_id"], "members": [{"person_id": member} for member in group["member_ids"]]}
+
+    @rpc
+    def guardian_children(self, guardian_person_id: str | None = None) -> list[dict]:
+        return [
+            {
+                "person_id": child_id,
+                "placements": [{"unit_id": child["unit_id"]}],
+                "groups": [
+                    {"group_id": group_id, "unit_id": group["unit_id"]}
+                    for group_id, group in self.data.groups.items()
+                    if child_id in group["member_ids"]
+                ],
+            }
+            for child_id, child in self.data.children.items()
+            if guardian_person_id in child["guardian_person_ids"]
+        ]
+
+
+@pytest.fixture
+def directory_data(container_factory, rabbit_config) -> DirectoryData:
+    """Start the stand-in school directory; the test fills the returned data, also after the start."""
+    data = DirectoryData()
+    container = container_factory(StandInDirectory, {"AMQP_URI": rabbit_config["AMQP_URI"], "TEST_DIRECTORY_DATA": data})
+    container.start()
+    return data
 
 
 def run_service_process() -> None:

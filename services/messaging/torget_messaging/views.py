@@ -37,18 +37,26 @@ def require_guardian(caller: Caller) -> str:
     return caller.person_id
 
 
-def require_staff_of_unit(caller: Caller, unit_id: str, staff_assignments) -> None:
-    """Raise unless the caller is staff with a duty at ``unit_id``.
-
-    ``staff_assignments(person_id)`` returns the school directory's reply of
-    that name, whose ``units`` lists one entry per current duty.
-    """
+def require_staff_role(caller: Caller) -> None:
+    """Raise unless the caller is a logged-in account with the staff role, or another service."""
     if caller.kind == SERVICE:
         return
     if caller.kind != ACCOUNT or not caller.person_id:
         raise Unauthenticated("login_required")
     if not caller.has_role(STAFF_ROLE):
         raise Forbidden("staff_role_required")
+
+
+def require_staff_of_unit(caller: Caller, unit_id: str, staff_assignments) -> dict | None:
+    """Raise unless the caller is staff with a duty at ``unit_id``; return their assignments.
+
+    ``staff_assignments(person_id)`` returns the school directory's reply of
+    that name, whose ``units`` lists one entry per current duty. Another
+    service passes without a check and gets None.
+    """
+    if caller.kind == SERVICE:
+        return None
+    require_staff_role(caller)
     try:
         assignments = staff_assignments(caller.person_id)
     except Exception as exc:
@@ -57,6 +65,7 @@ def require_staff_of_unit(caller: Caller, unit_id: str, staff_assignments) -> No
     duties = (assignments or {}).get("units") or []
     if not any(str(duty.get("unit_id")) == str(unit_id) for duty in duties):
         raise Forbidden("no_duty_at_unit", {"unit_id": unit_id})
+    return assignments
 
 
 def pending_of_event(session: Session, event_id: str, channel: str | None = None) -> list[str]:

@@ -1,0 +1,65 @@
+"""Questions to the school directory by RPC, each with a timeout.
+
+The calls carry the caller in the nameko context, so the directory returns
+only what that caller may know: a staff member's own duties, the members of a
+group at a unit where they have a duty, a guardian's own children.
+"""
+
+import logging
+
+import eventlet
+
+from torget_messaging.errors import DirectoryUnavailable, NotFound
+
+log = logging.getLogger(__name__)
+
+
+class Directory:
+    """The school directory's RPC methods that messaging uses, with the directory's failures translated."""
+
+    def __init__(self, proxy, timeout: float):
+        """Wrap a nameko RPC proxy of ``school_directory``; ``timeout`` is in seconds per call."""
+        self.proxy = proxy
+        self.timeout = timeout
+
+    def _call(self, method: str, *args):
+        try:
+            with eventlet.Timeout(self.timeout):
+                return getattr(self.proxy, method)(*args)
+        except eventlet.Timeout as exc:
+            log.warning("school directory call %s timed out after %.1f s", method, self.timeout)
+            raise DirectoryUnavailable("directory_unavailable") from exc
+
+    def staff_assignments(self, person_id: str) -> dict:
+        """Return ``{"units": [{"unit_id", "duty_role", ...}], "groups": [{"group_id", "unit_id", ...}]}``."""
+        return self._call("staff_assignments", person_id)
+
+    def group_member_ids(self, group_id: str) -> list[str]:
+        """Return the person ids of the group's current members; raise NotFound for an unknown group."""
+        try:
+            group = self._call("group_members", group_id)
+        except DirectoryUnavailable:
+            raise
+        except Exception as exc:
+            if getattr(exc, "exc_type", None) == "NotFound":
+                raise NotFound("group_not_found", {"group_id": group_id}) from exc
+            log.warning("group members could not be read from the school directory: %s", exc)
+            raise DirectoryUnavailable("directory_unavailable") from exc
+        return [str(member["person_id"]) for member in group.get("members") or []]
+
+    def guardian_reach(self, guardian_person_id: str) -> tuple[set[str], set[str]]:
+        """Return the (unit ids, group ids) of the guardian's children's current placements and groups."""
+        try:
+            children = self._call("guardian_children", guardian_person_id)
+        except DirectoryUnavailable:
+            raise
+        except Exception as exc:
+            log.warning("a guardian's children could not be read from the school directory: %s", exc)
+            raise DirectoryUnavailable("directory_unavailable") from exc
+
+        unit_ids, group_ids = set(), set()
+        for child in children:
+            unit_ids.update(str(placement["unit_id"]) for placement in child.get("placements") or [])
+            group_ids.update(str(group["group_id"]) for group in child.get("groups") or [])
+            unit_ids.update(str(group["unit_id"]) for group in child.get("groups") or [] if group.get("unit_id"))
+        return unit_ids, group_ids
