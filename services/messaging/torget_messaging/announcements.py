@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from torget_messaging import ledger, read_model
 from torget_messaging.errors import Conflict, InvalidRequest, NotFound
-from torget_messaging.models import announcement, announcement_read, announcement_translation, delivery
+from torget_messaging.models import announcement, announcement_read, announcement_translation
 from torget_messaging.notices import email_fields
 from torget_messaging.texts import (
     DEFAULT_LANGUAGE,
@@ -204,14 +204,6 @@ def _add_email(session, announcement_id, draft, guardian, texts, public_url) -> 
     context = {"title": title, "body": body, "announcement_url": f"{public_url}/announcements/{announcement_id}"}
     return ledger.add_delivery(
         session, address=guardian.email, **email_fields(texts, ledger.ANNOUNCEMENT_NOTICE, common["language"], context), **common
-    )
-
-
-def pending_deliveries(session: Session, announcement_id: str) -> list[str]:
-    return list(
-        session.execute(
-            select(delivery.c.delivery_id).where(delivery.c.event_id == announcement_id, delivery.c.state == ledger.PENDING)
-        ).scalars()
     )
 
 
