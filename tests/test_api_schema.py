@@ -1,9 +1,9 @@
 """Property-based: the gateway never fails with a 5xx and every response matches its OpenAPI schema.
 
-schemathesis generates requests for every operation of the gateway's own
-document at /api/openapi.json, valid ones and invalid ones, and sends them
-to a real local-process stack loaded with the generated municipality, logged
-in once as a guardian and once as a teacher. The number of examples per
+schemathesis generates valid and invalid requests for every operation of
+the gateway's own document at /api/openapi.json. They go to a real
+local-process stack loaded with the generated municipality, sent once from a
+guardian's session and once from a teacher's. The number of examples per
 operation and mode is SCHEMA_TEST_EXAMPLES (default 8), which keeps the
 module to a few minutes on a 2-core machine.
 """
@@ -103,7 +103,7 @@ def operation_failures(operation, session: Session, base_url: str) -> list[str]:
             send()
         except Unsatisfiable:
             pass  # the operation has no input that can be invalid (no parameters, or only free-form strings)
-        except (FailureGroup, Exception) as exc:  # FailureGroup, a BaseExceptionGroup, holds the failed checks
+        except (FailureGroup, Exception) as exc:  # FailureGroup, a BaseExceptionGroup, contains the failed checks
             failures.append(f"{operation.method.upper()} {operation.path} ({mode.value}): {summary(exc)}")
     return failures
 
