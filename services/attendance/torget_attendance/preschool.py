@@ -39,6 +39,8 @@ def _child_unit(directory, person_id: str, child_person_id: str) -> str:
     return unit_id
 
 
+# NOTE: two concurrent check-ins of one child can both find no open visit,
+# because FOR UPDATE locks no row when none exists, and both are stored.
 def _open_visit(session: Session, child_person_id: str):
     return session.execute(
         select(preschool_visits)
