@@ -244,8 +244,6 @@ def _has_event_contract(row) -> bool:
     """
     if row.kind in NOTIFICATION_KINDS:
         return True
-    # TODO: announcement_notice is missing from NOTIFICATION_KINDS in the
-    # shared contract, so its deliveries publish no notification events.
     log.debug("no notification event for kind %s", row.kind, extra={"delivery_id": row.delivery_id})
     return False
 

@@ -12,7 +12,7 @@ from torget_shared.events import registry
 CHANNELS = ("sms", "email")
 # absence_notice and absence_correction go to guardians; email_verification
 # goes to the address an account registered.
-NOTIFICATION_KINDS = ("absence_notice", "absence_correction", "email_verification")
+NOTIFICATION_KINDS = ("absence_notice", "absence_correction", "email_verification", "announcement_notice")
 
 
 class NotificationV1(Schema):
