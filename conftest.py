@@ -1,6 +1,3 @@
-# nameko services run on eventlet; patch before anything imports socket or threading.
-import eventlet
-
-eventlet.monkey_patch()
-
+# eventlet is patched in by torget_shared.testing.green, which pytest.ini
+# loads with -p before any other plugin.
 pytest_plugins = ["torget_shared.testing.plugin"]
