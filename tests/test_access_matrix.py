@@ -58,12 +58,9 @@ REQUIRED = {
     ("GET", "/documents/children/{child_person_id}/access-log"),
     ("POST", "/documents"),
 }
-# NOTE: attendance refuses a real lesson with 403 (not_lesson_teacher, or
-# no_duty_at_unit naming the lesson's unit) and a made-up one with 404
-# lesson_not_found, so these endpoints tell other families and other units'
-# staff which lesson ids exist. test_lesson_refusals_hide_existence fails
-# (strict xfail) until attendance returns the same refusal for both.
-LESSON_EXISTENCE_LEAKS = {
+# Endpoints addressed by a lesson id; attendance refuses an outsider with the
+# same 404 lesson_not_found for a real lesson as for a made-up one.
+LESSON_OPERATIONS = {
     ("GET", "/attendance/lessons/{lesson_id}"),
     ("PATCH", "/attendance/lessons/{lesson_id}"),
     ("POST", "/attendance/lessons/{lesson_id}/cancel"),
@@ -307,18 +304,17 @@ def test_refusal_hides_existence(world, openapi, caller_name):
     operations = [
         operation
         for operation in child_data_operations(openapi)
-        if operation[:2] not in LESSON_EXISTENCE_LEAKS
+        if operation[:2] not in LESSON_OPERATIONS
         and (caller_name != "password-login guardian" or operation[1].startswith("/documents"))
     ]
     _, unlike = refusals(world, openapi, caller_name, operations)
     assert not unlike, "\n".join(unlike)
 
 
-@pytest.mark.xfail(strict=True, reason="attendance returns 403 for a real lesson and 404 for a made-up one")
 @pytest.mark.parametrize("caller_name", ["guardian of another family", "staff of another unit"])
 def test_lesson_refusals_hide_existence(world, openapi, caller_name):
-    operations = [operation for operation in child_data_operations(openapi) if operation[:2] in LESSON_EXISTENCE_LEAKS]
-    assert len(operations) == len(LESSON_EXISTENCE_LEAKS)
+    operations = [operation for operation in child_data_operations(openapi) if operation[:2] in LESSON_OPERATIONS]
+    assert len(operations) == len(LESSON_OPERATIONS)
     _, unlike = refusals(world, openapi, caller_name, operations)
     assert not unlike, "\n".join(unlike)
 

@@ -32,10 +32,8 @@ SKIPPED = {
     ("PUT", "/identity/access-cutoffs/{role}"),
 }
 
-# NOTE: the gateway documents no 200 response for the JWKS, so its keys
-# object fails the check against the default (error) response.
-# test_jwks_conforms_to_its_schema fails (strict xfail) until it is documented.
-KNOWN_UNDOCUMENTED = {("GET", "/identity/jwks.json")}
+# Operations with a known mismatch between response and schema; none now.
+KNOWN_UNDOCUMENTED: set[tuple[str, str]] = set()
 
 
 @pytest.fixture(scope="module")
@@ -138,10 +136,9 @@ def test_gateway_conforms_to_its_schema(api_schema, sessions, role):
     assert not failures, "\n\n".join(failures)
 
 
-@pytest.mark.xfail(strict=True, reason="the gateway documents no 200 response for the JWKS")
 def test_jwks_conforms_to_its_schema(api_schema, sessions):
-    tested = operations(api_schema, KNOWN_UNDOCUMENTED)
+    tested = operations(api_schema, {("GET", "/identity/jwks.json")})
     failures = [failure for operation in tested for failure in operation_failures(operation, sessions["guardian"], sessions["gateway"].endpoints.gateway)]
 
-    assert len(tested) == len(KNOWN_UNDOCUMENTED)
+    assert len(tested) == 1
     assert not failures, "\n\n".join(failures)

@@ -99,6 +99,7 @@ def _messages() -> dict:
         "valid_absence_when_present": gettext("A pupil marked present cannot have a valid absence (%(field)s)."),
         "already_checked_in": gettext("The child is already checked in."),
         "not_checked_in": gettext("The child is not checked in."),
+        "before_last_check_out": gettext("The check-in time (%(field)s) is before the child's last check-out."),
         "in_the_future": gettext("The time in %(field)s is in the future."),
         "too_far_back": gettext("The time in %(field)s is more than %(max_hours)s hours ago."),
         "not_authenticated": gettext("Log in to do this."),

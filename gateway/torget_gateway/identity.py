@@ -240,6 +240,12 @@ class TokensSchema(ma.Schema):
     account_created = ma.fields.Boolean()
 
 
+class JwksSchema(ma.Schema):
+    """A JSON Web Key Set (RFC 7517): the public keys that verify access tokens."""
+
+    keys = ma.fields.List(ma.fields.Dict(), required=True)
+
+
 class PasswordLoginSchema(ma.Schema):
     username = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
     password = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=256), load_only=True)
@@ -456,6 +462,7 @@ def logout(args):
 
 
 @blueprint.route("/jwks.json")
+@blueprint.response(200, JwksSchema)
 def jwks():
     """Return the public keys that verify access tokens."""
     keys = call_identity("jwks")

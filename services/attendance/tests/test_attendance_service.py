@@ -164,7 +164,7 @@ def test_staff_create_move_and_cancel_lesson(attendance):
 
     with pytest.raises(Exception) as raised:
         attendance.as_person("teacher-b").cancel_lesson(created["id"])
-    assert "no_duty_at_unit" in rejection_text(raised)
+    assert "lesson_not_found" in rejection_text(raised)
 
     with pytest.raises(Exception) as raised:
         teacher.create_lesson({

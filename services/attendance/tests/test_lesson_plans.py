@@ -4,7 +4,7 @@ import pytest
 
 from conftest import add_lesson, at
 from directory_double import GROUP_7A, GROUP_9B, UNIT_A, UNIT_B
-from torget_attendance.errors import FeatureDisabled, Forbidden, InvalidRequest, NotFound
+from torget_attendance.errors import FeatureDisabled, InvalidRequest, NotFound
 from torget_attendance.lesson_plans import attach_plan, plans_for_child, plans_for_group
 
 NOW = at("2026-02-06T15:00:00+01:00")
@@ -103,10 +103,10 @@ def test_other_family_sees_no_plans(db, fake_directory, world, plans):
 
 
 def test_teacher_without_duty_rejected_for_lesson(db, fake_directory, plans):
-    with pytest.raises(Forbidden) as raised:
+    with pytest.raises(NotFound) as raised:
         attach(db, fake_directory, {"lesson_id": plans["lesson_id"], "title": "Annat"}, "teacher-b")
 
-    assert raised.value.code == "not_lesson_teacher"
+    assert raised.value.code == "lesson_not_found"
 
 
 def test_teacher_without_duty_rejected_for_week(db, fake_directory, plans):
@@ -117,7 +117,7 @@ def test_teacher_without_duty_rejected_for_week(db, fake_directory, plans):
 
 
 def test_guardian_may_not_attach(db, fake_directory, plans):
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         attach(db, fake_directory, {"lesson_id": plans["lesson_id"], "title": "Annat"}, "guardian-1")
 
 

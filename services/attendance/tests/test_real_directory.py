@@ -202,7 +202,7 @@ def test_teacher_elsewhere_is_rejected(stack, client_as, municipality):
         outsider.group_schedule(first_class, tomorrow().isoformat(), tomorrow().isoformat())
 
     assert "no_duty_at_unit" in str(creating.value)
-    assert "not_lesson_teacher" in str(registering.value)
+    assert "lesson_not_found" in str(registering.value)
     assert "group_not_found" in str(reading.value)
 
 

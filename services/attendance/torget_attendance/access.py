@@ -33,6 +33,16 @@ def require_duty(directory, person_id: str, unit_id: str) -> None:
         raise Forbidden("no_duty_at_unit", "unit_id", {"unit_id": unit_id})
 
 
+def require_duty_for_lesson(directory, person_id: str, lesson) -> None:
+    """Allow staff with a duty at the lesson's unit; anyone else is told the lesson does not exist.
+
+    A refusal that named the lesson's unit would tell other units' staff and
+    other families which lesson ids exist.
+    """
+    if not has_duty_at(directory, person_id, lesson.unit_id):
+        raise NotFound("lesson_not_found", "lesson_id", {"lesson_id": lesson.id})
+
+
 def require_unit_leader(directory, person_id: str, unit_id: str) -> None:
     duties = directory.staff_assignments(person_id)["duties"]
     if not any(duty["unit_id"] == unit_id and duty["duty_role"] in UNIT_LEADER_ROLES for duty in duties):

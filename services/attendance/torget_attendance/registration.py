@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 import torget_shared.contracts.attendance  # noqa: F401  (registers the schemas of the events published here)
 
 from torget_attendance.access import group_pupils, has_duty_at, teaches
-from torget_attendance.errors import Conflict, Forbidden, InvalidRequest
+from torget_attendance.errors import Conflict, InvalidRequest, NotFound
 from torget_attendance.models import attendance_mark_versions, attendance_marks
 from torget_attendance.reports import covering_reports
 from torget_attendance.schedule import get_lesson, lesson_group_ids, lesson_minutes
@@ -97,10 +97,14 @@ def _parse_mark(raw, prefix: str, minutes: int) -> Mark:
 
 
 def require_registrar(session: Session, directory, person_id: str, lesson) -> None:
-    """Allow a teacher of the lesson, or staff with a duty at its unit."""
+    """Allow a teacher of the lesson, or staff with a duty at its unit.
+
+    Anyone else gets the answer for a lesson that does not exist, so a
+    refusal never tells which lesson ids exist.
+    """
     if teaches(session, person_id, lesson.id) or has_duty_at(directory, person_id, lesson.unit_id):
         return
-    raise Forbidden("not_lesson_teacher", "lesson_id", {"lesson_id": lesson.id})
+    raise NotFound("lesson_not_found", "lesson_id", {"lesson_id": lesson.id})
 
 
 def register_lesson(session: Session, directory, publish, person_id: str, lesson_id: str, raw_marks, now: datetime):

@@ -10,7 +10,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from torget_attendance import parsing
-from torget_attendance.access import require_duty
+from torget_attendance.access import require_duty, require_duty_for_lesson
 from torget_attendance.errors import InvalidRequest, NotFound
 from torget_attendance.models import lesson_groups, lesson_teachers, lessons
 from torget_attendance.schooltime import local_date, local_datetime, minutes_between
@@ -159,7 +159,7 @@ def create_lesson(session: Session, directory, person_id: str, data: dict, now: 
 def move_lesson(session: Session, directory, person_id: str, lesson_id: str, data: dict, now: datetime) -> dict:
     """Give a lesson new times and, optionally, a new room."""
     lesson = get_lesson(session, lesson_id, lock=True)
-    require_duty(directory, person_id, lesson.unit_id)
+    require_duty_for_lesson(directory, person_id, lesson)
 
     starts_at = parsing.aware_datetime(parsing.required(data, "starts_at"), "starts_at")
     ends_at = parsing.aware_datetime(parsing.required(data, "ends_at"), "ends_at")
@@ -183,7 +183,7 @@ def move_lesson(session: Session, directory, person_id: str, lesson_id: str, dat
 def cancel_lesson(session: Session, directory, person_id: str, lesson_id: str, now: datetime) -> dict:
     """Mark a lesson cancelled; its attendance marks are kept."""
     lesson = get_lesson(session, lesson_id, lock=True)
-    require_duty(directory, person_id, lesson.unit_id)
+    require_duty_for_lesson(directory, person_id, lesson)
 
     session.execute(
         update(lessons).where(lessons.c.id == lesson_id).values(cancelled=True, updated_at=now, updated_by=person_id)
