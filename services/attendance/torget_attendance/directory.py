@@ -180,10 +180,10 @@ class DirectoryReader:
             answer = self._call(question, subject_id)
         except NoAnswer as exc:
             if stored is None:
-                log.error("the school directory gave no answer to %s and none is stored: %s", question, exc)
+                log.error("the school directory did not respond to %s and no earlier reply is stored: %s", question, exc)
                 raise DirectoryUnavailable("directory_unavailable") from exc
             log.warning(
-                "the school directory gave no answer to %s; using the answer stored at %s: %s",
+                "the school directory did not respond to %s; using the reply stored at %s: %s",
                 question,
                 stored.fetched_at.isoformat(),
                 exc,

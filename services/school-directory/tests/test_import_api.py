@@ -102,4 +102,4 @@ def test_source_error_after_retries_is_reported(server, importer):
     report = importer.run(_source(server))
 
     assert report.status == "interrupted"
-    assert report.error.endswith("answered HTTP 500 after 3 tries")
+    assert report.error.endswith("returned HTTP 500 after 3 tries")

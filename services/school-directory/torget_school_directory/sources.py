@@ -130,7 +130,7 @@ class ApiSource:
                     )
                 if response.status_code < 500:
                     return self._json(url, response)
-                failure = f"GET {url} answered HTTP {response.status_code}"
+                failure = f"GET {url} returned HTTP {response.status_code}"
 
             if attempt < len(self.retry_delays):
                 log.warning("%s; retry %d of %d", failure, attempt + 1, len(self.retry_delays))
@@ -140,13 +140,13 @@ class ApiSource:
     @staticmethod
     def _json(url: str, response: requests.Response) -> dict:
         if response.status_code != 200:
-            raise SourceError(f"GET {url} answered HTTP {response.status_code}: {response.text[:200]}")
+            raise SourceError(f"GET {url} returned HTTP {response.status_code}: {response.text[:200]}")
         try:
             body = response.json()
         except ValueError:
-            raise SourceError(f"GET {url} answered with a body that is not JSON") from None
+            raise SourceError(f"GET {url} returned a body that is not JSON") from None
         if not isinstance(body, dict) or "data" not in body:
-            raise SourceError(f"GET {url} answered without a data member")
+            raise SourceError(f"GET {url} returned no data member")
         return body
 
     def pages(self, entity: str, modified_after: str | None = None, page_token: str | None = None) -> Iterator[Page]:
@@ -160,7 +160,7 @@ class ApiSource:
         while True:
             body = self._get(f"/{entity}", params)
             if not isinstance(body["data"], list):
-                raise SourceError(f"GET {self.base_url}/{entity} answered with data that is not a list")
+                raise SourceError(f"GET {self.base_url}/{entity} returned data that is not a list")
             next_token = body.get("pageToken") or None
             yield Page(body["data"], next_token)
             if next_token is None:
@@ -177,7 +177,7 @@ class ApiSource:
         while True:
             body = self._get("/deletedEntities", params)
             if not isinstance(body["data"], dict):
-                raise SourceError(f"GET {self.base_url}/deletedEntities answered with data that is not an object")
+                raise SourceError(f"GET {self.base_url}/deletedEntities returned data that is not an object")
             for key, ids in body["data"].items():
                 deleted.setdefault(key, []).extend(ids or [])
             next_token = body.get("pageToken")
