@@ -160,3 +160,14 @@ def test_child_context_lists_custody_guardians(connection, scenario):
     assert [unit["unit_id"] for unit in context["units"]] == [scenario["preschool"]]
     assert [group["group_id"] for group in context["groups"]] == [scenario["department"]]
     assert [guardian["person_id"] for guardian in context["guardians"]] == [scenario["protected_guardian"]]
+
+
+def test_unit_staff_lists_current_duties_once_per_person(connection, scenario):
+    staff = internal.unit_staff(connection, scenario["preschool"], TODAY)
+
+    by_id = {member["person_id"]: member for member in staff}
+    assert len(by_id) == len(staff)
+    assert "Rektor" in by_id[scenario["principal"]]["duty_roles"]
+    assert by_id[scenario["teacher_here"]]["given_name"]
+    assert scenario["teacher_elsewhere"] not in by_id
+    assert internal.unit_staff(connection, "no-such-unit", TODAY) == []

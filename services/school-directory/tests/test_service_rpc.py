@@ -74,6 +74,9 @@ def test_internal_rpc_refused_from_gateway(loaded, call, municipality):
     with pytest.raises(RemoteError) as error:
         client.person_roles(municipality.scenario["guardian_pin"])
     assert error.value.exc_type == "InternalOnly"
+    with pytest.raises(RemoteError) as error:
+        client.unit_staff(municipality.scenario["preschool"])
+    assert error.value.exc_type == "InternalOnly"
 
 
 def test_person_roles_for_identity_service(loaded, call, municipality):
@@ -86,6 +89,7 @@ def test_person_roles_for_identity_service(loaded, call, municipality):
     assert sorted(roles["guardian_of"]) == sorted([scenario["younger_child"], scenario["older_child"]])
     assert identity.is_guardian(scenario["guardian"], scenario["older_child"]) is True
     assert identity.child_context(scenario["older_child"])["units"][0]["unit_id"] == scenario["school"]
+    assert scenario["principal"] in [member["person_id"] for member in identity.unit_staff(scenario["preschool"])]
 
 
 def test_principal_switches_feature_and_event_is_written(loaded, call, municipality, service):

@@ -88,3 +88,32 @@ def child_context(connection, child_id: str, today: date) -> dict:
             for row in guardian_rows
         ],
     }
+
+
+def unit_staff(connection, unit_id: str, today: date) -> list[dict]:
+    """Return the staff with a current duty at the unit, each once with all their duty roles there.
+
+    A staff member with protected identity is listed without a name, so a
+    service that shows the list to guardians shows no name to hide.
+    """
+    rows = connection.execute(
+        select(persons, duties.c.duty_role)
+        .join(duties, duties.c.person_id == persons.c.id)
+        .where(duties.c.unit_id == unit_id, access.current(duties, today), persons.c.removed_at.is_(None))
+        .order_by(persons.c.family_name, persons.c.given_name, persons.c.id, duties.c.duty_role)
+    )
+    staff: dict[str, dict] = {}
+    for row in rows:
+        entry = staff.get(row.id)
+        if entry is None:
+            protected = is_protected(row.security_marking)
+            entry = staff[row.id] = {
+                "person_id": row.id,
+                "given_name": None if protected else row.given_name,
+                "family_name": None if protected else row.family_name,
+                "protected_identity": protected,
+                "duty_roles": [],
+            }
+        if row.duty_role not in entry["duty_roles"]:
+            entry["duty_roles"].append(row.duty_role)
+    return list(staff.values())

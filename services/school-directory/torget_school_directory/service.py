@@ -186,3 +186,10 @@ class SchoolDirectoryService(ServiceBase):
         self._require_service()
         with self.db.transaction() as session:
             return internal.child_context(session, child_person_id, school_today())
+
+    @rpc(expected_exceptions=INTERNAL_ERRORS)
+    def unit_staff(self, unit_id: str) -> list[dict]:
+        """Return the staff with a current duty at the unit and their duty roles; unknown units have none."""
+        self._require_service()
+        with self.db.transaction() as session:
+            return internal.unit_staff(session, unit_id, school_today())
