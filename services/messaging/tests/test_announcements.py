@@ -9,27 +9,18 @@ import uuid
 
 import pytest
 from nameko.exceptions import RemoteError
-from nameko.standalone.rpc import ServiceRpcProxy
 
-from torget_messaging.testing import GuardianSpec, deliveries, set_up_household, smtp_recipients
-from torget_shared.caller import ACCOUNT, CALLER_KEY, Caller
+from torget_messaging.testing import (
+    GuardianSpec,
+    account,
+    call_as,
+    deliveries,
+    rejection,
+    set_up_household,
+    smtp_recipients,
+)
+from torget_shared.caller import Caller
 from torget_shared.testing.probe import wait_for
-
-
-def account(person_id: str, role: str) -> Caller:
-    return Caller(kind=ACCOUNT, account_id=f"account-{person_id}", person_id=person_id, roles=(role,))
-
-
-def call_as(rabbit_config, caller: Caller, method: str, *args, **kwargs):
-    context = {CALLER_KEY: caller.to_context(), "calling_service": "gateway"}
-    with ServiceRpcProxy("messaging", {"AMQP_URI": rabbit_config["AMQP_URI"]}, context_data=context, timeout=10) as proxy:
-        return getattr(proxy, method)(*args, **kwargs)
-
-
-def rejection(rabbit_config, caller: Caller, method: str, *args, **kwargs) -> RemoteError:
-    with pytest.raises(RemoteError) as raised:
-        call_as(rabbit_config, caller, method, *args, **kwargs)
-    return raised.value
 
 
 class School:

@@ -32,7 +32,13 @@ class Directory:
 
     def staff_assignments(self, person_id: str) -> dict:
         """Return ``{"units": [{"unit_id", "duty_role", ...}], "groups": [{"group_id", "unit_id", ...}]}``."""
-        return self._call("staff_assignments", person_id)
+        try:
+            return self._call("staff_assignments", person_id)
+        except DirectoryUnavailable:
+            raise
+        except Exception as exc:
+            log.warning("staff assignments could not be read from the school directory: %s", exc)
+            raise DirectoryUnavailable("directory_unavailable") from exc
 
     def group_member_ids(self, group_id: str) -> list[str]:
         """Return the person ids of the group's current members; raise NotFound for an unknown group."""
@@ -47,15 +53,22 @@ class Directory:
             raise DirectoryUnavailable("directory_unavailable") from exc
         return [str(member["person_id"]) for member in group.get("members") or []]
 
-    def guardian_reach(self, guardian_person_id: str) -> tuple[set[str], set[str]]:
-        """Return the (unit ids, group ids) of the guardian's children's current placements and groups."""
+    def _guardian_children(self, guardian_person_id: str) -> list[dict]:
         try:
-            children = self._call("guardian_children", guardian_person_id)
+            return self._call("guardian_children", guardian_person_id)
         except DirectoryUnavailable:
             raise
         except Exception as exc:
             log.warning("a guardian's children could not be read from the school directory: %s", exc)
             raise DirectoryUnavailable("directory_unavailable") from exc
+
+    def custody_child_ids(self, guardian_person_id: str) -> set[str]:
+        """Return the ids of the children in the guardian's custody."""
+        return {str(child["person_id"]) for child in self._guardian_children(guardian_person_id)}
+
+    def guardian_reach(self, guardian_person_id: str) -> tuple[set[str], set[str]]:
+        """Return the (unit ids, group ids) of the guardian's children's current placements and groups."""
+        children = self._guardian_children(guardian_person_id)
 
         unit_ids, group_ids = set(), set()
         for child in children:
@@ -63,3 +76,32 @@ class Directory:
             group_ids.update(str(group["group_id"]) for group in child.get("groups") or [])
             unit_ids.update(str(group["unit_id"]) for group in child.get("groups") or [] if group.get("unit_id"))
         return unit_ids, group_ids
+
+    def child_context(self, child_person_id: str) -> dict | None:
+        """Return the child's ``units``, ``groups`` and ``guardians`` with custody; None for an unknown child."""
+        try:
+            return self._call("child_context", child_person_id)
+        except DirectoryUnavailable:
+            raise
+        except Exception as exc:
+            if getattr(exc, "exc_type", None) == "NotFound":
+                return None
+            log.warning("a child's context could not be read from the school directory: %s", exc)
+            raise DirectoryUnavailable("directory_unavailable") from exc
+
+    def unit_staff(self, unit_id: str) -> list[dict]:
+        """Return the staff with a current duty at the unit: ``[{"person_id", "given_name", "family_name", "protected_identity", "duty_roles"}]``."""
+        try:
+            return self._call("unit_staff", unit_id)
+        except DirectoryUnavailable:
+            raise
+        except Exception as exc:
+            log.warning("the staff of a unit could not be read from the school directory: %s", exc)
+            raise DirectoryUnavailable("directory_unavailable") from exc
+
+
+def child_unit_ids(context: dict) -> set[str]:
+    """Return the ids of the units where the child of a ``child_context`` reply is placed or in a group."""
+    unit_ids = {str(unit["unit_id"]) for unit in context.get("units") or []}
+    unit_ids.update(str(group["unit_id"]) for group in context.get("groups") or [] if group.get("unit_id"))
+    return unit_ids

@@ -52,6 +52,8 @@ ABSENCE_NOTICE = "absence_notice"
 ABSENCE_CORRECTION = "absence_correction"
 EMAIL_VERIFICATION = "email_verification"
 ANNOUNCEMENT_NOTICE = "announcement_notice"
+CONVERSATION_NOTICE = "conversation_notice"
+FEEDBACK_ANSWER_NOTICE = "feedback_answer_notice"
 
 
 def add_delivery(session: Session, **values) -> str:

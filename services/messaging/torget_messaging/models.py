@@ -1,13 +1,12 @@
 """Tables of the messaging service.
 
-Three groups:
-
-- the read model of guardians, their contact details and their children,
-  fed by the identity and school-directory events, so that notices still go
-  out while those services are down;
+- the read model of guardians, their contact details, their children and
+  the units' feature switches, fed by the identity and school-directory
+  events, so that notices still go out while those services are down;
 - absence notices and which guardians acknowledged them;
 - the delivery ledger: one row per (event id, recipient, channel), written
-  before the provider is called.
+  before the provider is called;
+- announcements, conversations and feedback.
 """
 
 from sqlalchemy import (
@@ -21,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 
 from torget_shared.db import UTCDateTime, new_metadata
@@ -73,6 +73,8 @@ unit_feature = Table(
     metadata,
     Column("unit_id", String(64), primary_key=True),
     Column("attendance_sms_notices", Boolean, nullable=False, default=True),
+    Column("announcements", Boolean, nullable=False, default=True, server_default=true()),
+    Column("conversations", Boolean, nullable=False, default=True, server_default=true()),
     Column("source_occurred_at", UTCDateTime(), nullable=False),
 )
 
@@ -182,4 +184,80 @@ announcement_read = Table(
     Column("announcement_id", String(36), ForeignKey("announcement.announcement_id"), primary_key=True),
     Column("guardian_person_id", String(64), primary_key=True),
     Column("read_at", UTCDateTime(), nullable=False),
+)
+
+# Conversations: threads about one child between guardians and staff of a
+# unit where the child is placed. Only participants read and write them.
+conversation = Table(
+    "conversation",
+    metadata,
+    Column("conversation_id", String(36), primary_key=True),
+    Column("child_person_id", String(64), nullable=False),
+    Column("unit_id", String(64), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("started_by_person_id", String(64), nullable=False),
+    # The number of messages so far; a new message takes the next number.
+    Column("message_count", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_message_at", UTCDateTime(), nullable=False),
+    Index("ix_conversation_child_person_id", "child_person_id"),
+)
+
+conversation_participant = Table(
+    "conversation_participant",
+    metadata,
+    Column("conversation_id", String(36), ForeignKey("conversation.conversation_id"), primary_key=True),
+    Column("person_id", String(64), primary_key=True),
+    # guardian or staff
+    Column("role", String(16), nullable=False),
+    # The number of the last message the participant has read; 0 for none.
+    Column("last_read_seq", Integer, nullable=False),
+    Column("added_at", UTCDateTime(), nullable=False),
+    Index("ix_conversation_participant_person_id", "person_id"),
+)
+
+conversation_message = Table(
+    "conversation_message",
+    metadata,
+    Column("message_id", String(36), primary_key=True),
+    Column("conversation_id", String(36), ForeignKey("conversation.conversation_id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("author_person_id", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("conversation_id", "seq", name="uq_conversation_message_conversation_id_seq"),
+)
+
+# Feedback (suggestions, complaints) to the administration of a school unit.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("feedback_id", String(36), primary_key=True),
+    Column("unit_id", String(64), nullable=False),
+    Column("author_person_id", String(64), nullable=False),
+    # guardian or staff: the role the author wrote in.
+    Column("author_role", String(16), nullable=False),
+    # The administration sees no author of an anonymous one.
+    Column("anonymous", Boolean, nullable=False),
+    # suggestion, complaint or other
+    Column("kind", String(16), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    # received, or answered once the administration answered
+    Column("state", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("answered_at", UTCDateTime()),
+    Index("ix_feedback_unit_id_created_at", "unit_id", "created_at"),
+    Index("ix_feedback_author_person_id", "author_person_id"),
+)
+
+feedback_answer = Table(
+    "feedback_answer",
+    metadata,
+    Column("answer_id", String(36), primary_key=True),
+    Column("feedback_id", String(36), ForeignKey("feedback.feedback_id"), nullable=False),
+    Column("author_person_id", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("answered_at", UTCDateTime(), nullable=False),
+    Index("ix_feedback_answer_feedback_id", "feedback_id"),
 )

@@ -106,7 +106,11 @@ def apply_unit_features(session: Session, payload: dict, occurred_at: datetime) 
         session,
         unit_feature,
         {"unit_id": str(payload["unit_id"])},
-        {"attendance_sms_notices": bool(features.get("attendance_sms_notices", False))},
+        {
+            "attendance_sms_notices": bool(features.get("attendance_sms_notices", False)),
+            "announcements": bool(features.get("announcements", False)),
+            "conversations": bool(features.get("conversations", False)),
+        },
         occurred_at,
     )
 
@@ -152,11 +156,41 @@ def guardians_with_custody(session: Session, child_person_id: str) -> list[Guard
     return guardians
 
 
+def contact_of(session: Session, person_id: str) -> Guardian:
+    """Return what is known of a person's name, contact details and preferences; defaults for an unknown person."""
+    row = session.execute(
+        select(person.c.given_name, person.c.family_name, person.c.protected_identity.label("person_protected"), contact)
+        .select_from(contact)
+        .outerjoin(person, person.c.person_id == contact.c.person_id)
+        .where(contact.c.person_id == person_id)
+    ).first()
+    if row is None:
+        names = person_names(session, [person_id]).get(person_id, (None, None, False))
+        return Guardian(person_id, names[0], names[1], None, None, "sv", True, True, names[2])
+    return Guardian(
+        person_id=person_id,
+        given_name=row.given_name,
+        family_name=row.family_name,
+        email=row.email,
+        mobile=row.mobile,
+        language=row.language or "sv",
+        sms_enabled=row.sms_enabled is not False,
+        email_enabled=row.email_enabled is not False,
+        protected_identity=bool(row.person_protected or row.protected_identity),
+    )
+
+
 def sms_notices_enabled(session: Session, unit_id: str) -> bool:
     enabled = session.execute(
         select(unit_feature.c.attendance_sms_notices).where(unit_feature.c.unit_id == unit_id)
     ).scalar_one_or_none()
     return SMS_NOTICES_DEFAULT if enabled is None else enabled
+
+
+def feature_enabled(session: Session, unit_id: str, feature: str) -> bool:
+    """Return whether the unit has ``announcements`` or ``conversations`` on; on while the directory has not said."""
+    enabled = session.execute(select(unit_feature.c[feature]).where(unit_feature.c.unit_id == unit_id)).scalar_one_or_none()
+    return True if enabled is None else enabled
 
 
 def person_names(session: Session, person_ids: list[str]) -> dict[str, tuple[str | None, str | None, bool]]:
@@ -165,6 +199,23 @@ def person_names(session: Session, person_ids: list[str]) -> dict[str, tuple[str
         return {}
     rows = session.execute(select(person).where(person.c.person_id.in_(person_ids))).all()
     return {row.person_id: (row.given_name, row.family_name, row.protected_identity) for row in rows}
+
+
+def display_people(session: Session, person_ids: list[str]) -> dict[str, tuple[str | None, str | None, bool]]:
+    """Return {person id: (given name, family name, protected identity)}, protected when either source says so.
+
+    The directory marks protection on the person, identity on the account;
+    a person known only from their account has no name here.
+    """
+    people = dict(person_names(session, person_ids))
+    if person_ids:
+        rows = session.execute(
+            select(contact.c.person_id).where(contact.c.person_id.in_(person_ids), contact.c.protected_identity.is_(True))
+        ).scalars()
+        for person_id in rows:
+            given_name, family_name, _ = people.get(person_id, (None, None, True))
+            people[person_id] = (given_name, family_name, True)
+    return people
 
 
 def language_of(session: Session, person_id: str) -> str:

@@ -23,13 +23,14 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import Timer
 
-from torget_messaging import announcements, ledger, notices, read_model, views
-from torget_messaging.directory import Directory
+from torget_messaging import announcements, conversations, feedback, ledger, notices, read_model, views
+from torget_messaging.directory import Directory, child_unit_ids
 from torget_messaging.dispatcher import Dispatcher, Providers
-from torget_messaging.errors import Forbidden, NotFound
+from torget_messaging.errors import Forbidden, InvalidRequest, NotFound, Unauthenticated
 from torget_messaging.settings import MessagingSettings
 from torget_messaging.texts import NoticeTexts
 from torget_shared import contracts  # noqa: F401  (registers the event schemas)
+from torget_shared.caller import ACCOUNT
 from torget_shared.handlers import event_handler
 from torget_shared.inbox import first_delivery
 from torget_shared.service import ServiceBase
@@ -213,6 +214,8 @@ class MessagingService(ServiceBase):
         with self.db.transaction() as session:
             if announcements.find_posted(session, announcement_id, author_person_id) is not None:
                 return announcements.staff_view(session, announcement_id)
+            if not read_model.feature_enabled(session, draft.unit_id, "announcements"):
+                raise Forbidden("feature_disabled", {"feature": "announcements", "unit_id": draft.unit_id})
 
         member_ids = self._audience_members(draft, assignments)
         with self.db.transaction() as session:
@@ -283,6 +286,257 @@ class MessagingService(ServiceBase):
             raise NotFound("announcement_not_found", {"announcement_id": announcement_id}) from None
         with self.db.transaction() as session:
             return announcements.reads_of(session, announcement_id)
+
+    # Conversations
+
+    @rpc
+    def list_conversation_contacts(self, child_person_id: str) -> dict:
+        """Return whom the caller may write to about a child: staff of the child's units and, for staff, its guardians.
+
+        A guardian gets the staff of each unit where the child is placed and
+        conversations are on, without staff who have protected identity.
+        Staff get their own units of the child, their colleagues there and
+        the child's guardians with custody (protected ones without a name).
+        """
+        person_id, context, role, unit_ids = self._child_relation(child_person_id)
+        units = []
+        with self.db.transaction() as session:
+            open_unit_ids = [unit_id for unit_id in sorted(unit_ids) if read_model.feature_enabled(session, unit_id, "conversations")]
+        for unit_id in open_unit_ids:
+            staff = [
+                {
+                    "person_id": str(member["person_id"]),
+                    "name": " ".join(part for part in (member.get("given_name"), member.get("family_name")) if part) or None,
+                    "duty_roles": list(member.get("duty_roles") or []),
+                }
+                for member in self._directory.unit_staff(unit_id)
+                if not member.get("protected_identity") and str(member["person_id"]) != person_id
+            ]
+            units.append({"unit_id": unit_id, "staff": staff})
+        guardians = []
+        if role == conversations.STAFF:
+            guardians = [
+                {
+                    "person_id": str(guardian["person_id"]),
+                    "name": None
+                    if guardian.get("protected_identity")
+                    else " ".join(part for part in (guardian.get("given_name"), guardian.get("family_name")) if part) or None,
+                    "protected_identity": bool(guardian.get("protected_identity")),
+                }
+                for guardian in context.get("guardians") or []
+            ]
+        return {"child_person_id": child_person_id, "units": units, "guardians": guardians}
+
+    @rpc
+    def start_conversation(
+        self,
+        child_person_id: str,
+        unit_id: str,
+        subject: str,
+        body: str,
+        recipient_person_ids: list,
+        conversation_id: str | None = None,
+    ) -> dict:
+        """Start a conversation about a child with staff of one of its units (for guardians) or its guardians (for staff).
+
+        A client that repeats a start sends the same ``conversation_id`` and
+        gets the first conversation back.
+        """
+        opening = conversations.validate_opening(child_person_id, unit_id, subject, body, recipient_person_ids)
+        conversation_id = conversations.check_id(conversation_id or uuid.uuid4(), "conversation_id")
+        person_id, context, role, unit_ids = self._child_relation(opening.child_person_id)
+        if opening.unit_id not in unit_ids:
+            if role == conversations.GUARDIAN:
+                raise InvalidRequest("unit_not_of_child", {"field": "unit_id", "unit_id": opening.unit_id})
+            raise NotFound("child_not_found", {"child_person_id": opening.child_person_id})
+
+        with self.db.transaction() as session:
+            if conversations.find_started(session, conversation_id, person_id) is not None:
+                return conversations.conversation_view(session, conversation_id, person_id, self._scope())
+            if not read_model.feature_enabled(session, opening.unit_id, "conversations"):
+                raise Forbidden("feature_disabled", {"feature": "conversations", "unit_id": opening.unit_id})
+
+        participants = {person_id: role, **self._recipients(opening, context, role, person_id)}
+        with self.db.transaction() as session:
+            message_id = conversations.start(session, conversation_id, opening, person_id, participants)
+            to_send = conversations.notify_guardians(
+                session, conversation_id, message_id, person_id, self.delivery.texts, self.delivery.settings.public_url
+            )
+            view = conversations.conversation_view(session, conversation_id, person_id, self._scope())
+        self.delivery.dispatcher(self.db).deliver_all(to_send)
+        return view
+
+    def _recipients(self, opening, context: dict, role: str, person_id: str) -> dict[str, str]:
+        """Return {person id: role} of the recipients; raise InvalidRequest naming a recipient the caller may not add."""
+        staff_ids = {str(member["person_id"]) for member in self._directory.unit_staff(opening.unit_id)}
+        guardian_ids = {str(guardian["person_id"]) for guardian in context.get("guardians") or []}
+        recipients: dict[str, str] = {}
+        for index, recipient in enumerate(opening.recipient_person_ids):
+            if recipient == person_id:
+                continue
+            if recipient in staff_ids:
+                recipients[recipient] = conversations.STAFF
+            elif role == conversations.STAFF and recipient in guardian_ids:
+                recipients[recipient] = conversations.GUARDIAN
+            else:
+                raise InvalidRequest("recipient_not_allowed", {"field": f"recipient_person_ids.{index}"})
+        if not recipients:
+            raise InvalidRequest("field_required", {"field": "recipient_person_ids"})
+        if role == conversations.STAFF and conversations.GUARDIAN not in recipients.values():
+            raise InvalidRequest("guardian_recipient_required", {"field": "recipient_person_ids"})
+        return recipients
+
+    def _child_relation(self, child_person_id: str) -> tuple[str, dict, str, set[str]]:
+        """Return (caller's person id, child context, role, unit ids) for a guardian with custody or staff of the child's unit.
+
+        Anyone else gets the same NotFound as for a child that does not exist.
+        """
+        person_id = self._account_person_id()
+        not_found = NotFound("child_not_found", {"child_person_id": child_person_id})
+        context = self._directory.child_context(child_person_id)
+        if context is None:
+            raise not_found
+        child_units = child_unit_ids(context)
+        guardian_ids = {str(guardian["person_id"]) for guardian in context.get("guardians") or []}
+        if self.caller.has_role(views.GUARDIAN_ROLE) and person_id in guardian_ids:
+            return person_id, context, conversations.GUARDIAN, child_units
+        if self.caller.has_role(views.STAFF_ROLE):
+            duty_units = self._duty_unit_ids(person_id)
+            if duty_units & child_units:
+                return person_id, context, conversations.STAFF, duty_units & child_units
+        raise not_found
+
+    def _account_person_id(self) -> str:
+        if self.caller.kind != ACCOUNT or not self.caller.person_id:
+            raise Unauthenticated("login_required")
+        return self.caller.person_id
+
+    def _duty_unit_ids(self, person_id: str) -> set[str]:
+        assignments = self._directory.staff_assignments(person_id)
+        return {str(duty["unit_id"]) for duty in (assignments or {}).get("units") or []}
+
+    def _scope(self) -> conversations.Scope:
+        """Return the children in the caller's custody and the units of their duties, from the school directory."""
+        person_id = self._account_person_id()
+        child_ids: set[str] = set()
+        unit_ids: set[str] = set()
+        if self.caller.has_role(views.GUARDIAN_ROLE):
+            child_ids = self._directory.custody_child_ids(person_id)
+        if self.caller.has_role(views.STAFF_ROLE):
+            unit_ids = self._duty_unit_ids(person_id)
+        return conversations.Scope(frozenset(child_ids), frozenset(unit_ids))
+
+    @rpc
+    def list_my_conversations(self, limit: int = 50) -> dict:
+        """Return the caller's conversations, the most recently active first, with unread counts and totals."""
+        person_id = self._account_person_id()
+        scope = self._scope()
+        with self.db.transaction() as session:
+            return {
+                **conversations.unread_summary(session, person_id, scope),
+                "conversations": conversations.conversations_of(session, person_id, scope, limit),
+            }
+
+    @rpc
+    def get_conversation(self, conversation_id: str) -> dict:
+        """Return a conversation with its messages to a participant; it does not mark them read."""
+        person_id = self._account_person_id()
+        scope = self._scope()
+        with self.db.transaction() as session:
+            return conversations.conversation_view(session, conversation_id, person_id, scope)
+
+    @rpc
+    def reply_to_conversation(self, conversation_id: str, body: str, message_id: str | None = None) -> dict:
+        """Add the caller's message to a conversation; a repeated ``message_id`` adds nothing."""
+        body = conversations.text(body, "body", conversations.BODY_MAX_LENGTH)
+        message_id = conversations.check_id(message_id or uuid.uuid4(), "message_id")
+        person_id = self._account_person_id()
+        scope = self._scope()
+        to_send: list[str] = []
+        with self.db.transaction() as session:
+            message, new = conversations.reply(session, conversation_id, person_id, scope, body, message_id)
+            if new:
+                to_send = conversations.notify_guardians(
+                    session, conversation_id, message_id, person_id, self.delivery.texts, self.delivery.settings.public_url
+                )
+        self.delivery.dispatcher(self.db).deliver_all(to_send)
+        return message
+
+    @rpc
+    def mark_conversation_read(self, conversation_id: str) -> dict:
+        """Mark every message of a conversation read by the calling participant."""
+        person_id = self._account_person_id()
+        scope = self._scope()
+        with self.db.transaction() as session:
+            return conversations.mark_read(session, conversation_id, person_id, scope)
+
+    # Feedback
+
+    @rpc
+    def send_feedback(
+        self, unit_id: str, kind: str, subject: str, body: str, anonymous: bool = False, feedback_id: str | None = None
+    ) -> dict:
+        """Send a suggestion or complaint to the administration of a unit of the caller's own."""
+        checked = feedback.validate(kind, subject, body, anonymous)
+        feedback_id = conversations.check_id(feedback_id or uuid.uuid4(), "feedback_id")
+        person_id = self._account_person_id()
+        role = self._role_at_unit(person_id, unit_id)
+        with self.db.transaction() as session:
+            if feedback.find_sent(session, feedback_id, person_id) is None:
+                feedback.send(session, feedback_id, unit_id, person_id, role, checked)
+            return feedback.sender_view(session, feedback_id)
+
+    def _role_at_unit(self, person_id: str, unit_id: str) -> str:
+        """Return guardian or staff: how the caller belongs to the unit; raise Forbidden when they do not."""
+        if self.caller.has_role(views.STAFF_ROLE) and unit_id in self._duty_unit_ids(person_id):
+            return conversations.STAFF
+        if self.caller.has_role(views.GUARDIAN_ROLE):
+            unit_ids, _ = self._directory.guardian_reach(person_id)
+            if unit_id in unit_ids:
+                return conversations.GUARDIAN
+        raise Forbidden("not_member_of_unit", {"unit_id": unit_id})
+
+    @rpc
+    def list_my_feedback(self, limit: int = 50) -> list[dict]:
+        """Return the feedback the caller sent, newest first, with the answers."""
+        person_id = self._account_person_id()
+        with self.db.transaction() as session:
+            return feedback.feedback_of_author(session, person_id, limit)
+
+    @rpc
+    def list_unit_feedback(self, unit_id: str, state: str | None = None) -> list[dict]:
+        """Return a unit's feedback to its administration, newest first; ``state`` received or answered."""
+        self._require_administration(unit_id)
+        with self.db.transaction() as session:
+            return feedback.feedback_of_unit(session, unit_id, state)
+
+    @rpc
+    def answer_feedback(self, feedback_id: str, body: str, answer_id: str | None = None) -> dict:
+        """Answer feedback sent to a unit where the caller is in the administration; the sender gets an e-mail."""
+        body = conversations.text(body, "body", conversations.BODY_MAX_LENGTH)
+        answer_id = conversations.check_id(answer_id or uuid.uuid4(), "answer_id")
+        person_id = self._account_person_id()
+        with self.db.transaction() as session:
+            unit_id = feedback.unit_of(session, feedback_id)
+        try:
+            if unit_id is None:
+                raise Forbidden("administration_duty_required", {})
+            self._require_administration(unit_id)
+        except Forbidden:
+            # Others learn neither the unit nor that the feedback exists.
+            raise NotFound("feedback_not_found", {"feedback_id": feedback_id}) from None
+        with self.db.transaction() as session:
+            view, delivery_id = feedback.answer(
+                session, feedback_id, person_id, body, answer_id, self.delivery.texts, self.delivery.settings.public_url
+            )
+        self.delivery.dispatcher(self.db).deliver_all([delivery_id] if delivery_id else [])
+        return view
+
+    def _require_administration(self, unit_id: str) -> None:
+        person_id = self._account_person_id()
+        views.require_staff_role(self.caller)
+        if unit_id not in feedback.administration_unit_ids(self._directory.staff_assignments(person_id)):
+            raise Forbidden("administration_duty_required", {"unit_id": unit_id})
 
     @property
     def _directory(self) -> Directory:

@@ -12,14 +12,17 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from kombu import Connection
 from nameko.constants import HEADER_PREFIX
+from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.standalone.events import get_event_exchange
+from nameko.standalone.rpc import ServiceRpcProxy
 
 from torget_messaging.models import delivery
 from torget_messaging.service import MessagingService
 from torget_messaging.sms_sink import SmsSink
 from torget_shared import contracts  # noqa: F401  (registers the event schemas that publish() checks)
+from torget_shared.caller import ACCOUNT, CALLER_KEY, Caller
 from torget_shared.db import make_engine
 from torget_shared.events import build_envelope
 from torget_shared.testing.probe import wait_for
@@ -197,6 +200,27 @@ def set_up_household(amqp_uri, database_url, guardians: list[GuardianSpec], chil
     return Household(child_person_id, unit_id, guardians)
 
 
+def publish_people(amqp_uri: str, database_url: str, people: dict[str, tuple[str | None, str | None, bool]]) -> None:
+    """Publish ``person_changed`` for each {person id: (given name, family name, protected)}; wait for the read model."""
+    for person_id, (given_name, family_name, protected) in people.items():
+        publish(
+            amqp_uri,
+            "school_directory",
+            "person_changed",
+            {"person_id": person_id, "given_name": given_name, "family_name": family_name, "protected_identity": protected, "removed": False},
+        )
+    engine = make_engine(database_url)
+    try:
+        def ready():
+            with engine.connect() as connection:
+                query = sa.text("SELECT count(*) FROM person WHERE person_id IN :ids").bindparams(sa.bindparam("ids", expanding=True))
+                return connection.execute(query, {"ids": list(people)}).scalar() == len(people)
+
+        wait_for(ready, timeout=15)
+    finally:
+        engine.dispose()
+
+
 def absence_payload(household: Household, **overrides) -> dict:
     payload = {
         "registration_id": str(uuid.uuid4()),
@@ -212,6 +236,25 @@ def absence_payload(household: Household, **overrides) -> dict:
     }
     payload.update(overrides)
     return payload
+
+
+def account(person_id: str, *roles: str) -> Caller:
+    """Return a logged-in caller with the given roles, as the gateway sends it."""
+    return Caller(kind=ACCOUNT, account_id=f"account-{person_id}", person_id=person_id, roles=roles)
+
+
+def call_as(rabbit_config, caller: Caller, method: str, *args, **kwargs):
+    """Call a messaging RPC method as the gateway does for ``caller``."""
+    context = {CALLER_KEY: caller.to_context(), "calling_service": "gateway"}
+    with ServiceRpcProxy("messaging", {"AMQP_URI": rabbit_config["AMQP_URI"]}, context_data=context, timeout=10) as proxy:
+        return getattr(proxy, method)(*args, **kwargs)
+
+
+def rejection(rabbit_config, caller: Caller, method: str, *args, **kwargs) -> RemoteError:
+    """Call as ``caller`` and return the RemoteError the call must raise."""
+    with pytest.raises(RemoteError) as raised:
+        call_as(rabbit_config, caller, method, *args, **kwargs)
+    return raised.value
 
 
 def deliveries(database_url: str) -> list[dict]:
@@ -243,6 +286,8 @@ class DirectoryData:
         self.duties: dict[str, list[dict]] = {}
         self.groups: dict[str, dict] = {}
         self.children: dict[str, dict] = {}
+        self.names: dict[str, tuple] = {}
+        self.protected: set[str] = set()
 
     def add_duty(self, person_id: str, unit_id: str, duty_role: str = "Lärare") -> None:
         self.duties.setdefault(person_id, []).append({"unit_id": unit_id, "duty_role": duty_role})
@@ -250,8 +295,21 @@ class DirectoryData:
     def add_group(self, group_id: str, unit_id: str, member_ids: list[str]) -> None:
         self.groups[group_id] = {"unit_id": unit_id, "member_ids": list(member_ids)}
 
-    def add_child(self, child_person_id: str, unit_id: str, guardian_person_ids: list[str]) -> None:
-        self.children[child_person_id] = {"unit_id": unit_id, "guardian_person_ids": list(guardian_person_ids)}
+    def add_child(
+        self, child_person_id: str, unit_id: str, guardian_person_ids: list[str], protected_guardian_ids: tuple = ()
+    ) -> None:
+        self.children[child_person_id] = {
+            "unit_id": unit_id,
+            "guardian_person_ids": list(guardian_person_ids),
+            "protected_guardian_ids": set(protected_guardian_ids),
+        }
+
+    def add_staff(self, person_id: str, unit_id: str, duty_role: str = "Lärare", name=("Lena", "Lärare"), protected=False) -> None:
+        """Give a person a duty at a unit, with the name the directory's unit_staff returns."""
+        self.add_duty(person_id, unit_id, duty_role)
+        self.names[person_id] = (None, None) if protected else name
+        if protected:
+            self.protected.add(person_id)
 
 
 class NotFound(Exception):
@@ -286,6 +344,35 @@ class StandInDirectory:
         if group is None:
             raise NotFound("group not found")
         return {"group_id": group_id, "unit_id": group["unit_id"], "members": [{"person_id": member} for member in group["member_ids"]]}
+
+    @rpc(expected_exceptions=NotFound)
+    def child_context(self, child_person_id: str) -> dict:
+        child = self.data.children.get(child_person_id)
+        if child is None:
+            raise NotFound("child not found")
+        groups = [
+            {"group_id": group_id, "unit_id": group["unit_id"]}
+            for group_id, group in self.data.groups.items()
+            if child_person_id in group["member_ids"]
+        ]
+        guardians = [
+            {"person_id": guardian_id, "given_name": None, "family_name": None, "protected_identity": guardian_id in child["protected_guardian_ids"]}
+            for guardian_id in child["guardian_person_ids"]
+        ]
+        return {"child_person_id": child_person_id, "units": [{"unit_id": child["unit_id"]}], "groups": groups, "guardians": guardians}
+
+    @rpc
+    def unit_staff(self, unit_id: str) -> list[dict]:
+        staff = []
+        for person_id, duties in self.data.duties.items():
+            roles = [duty["duty_role"] for duty in duties if duty["unit_id"] == unit_id]
+            if roles:
+                given_name, family_name = self.data.names.get(person_id, (None, None))
+                protected = person_id in self.data.protected
+                staff.append(
+                    {"person_id": person_id, "given_name": given_name, "family_name": family_name, "protected_identity": protected, "duty_roles": roles}
+                )
+        return staff
 
     @rpc
     def guardian_children(self, guardian_person_id: str | None = None) -> list[dict]:
