@@ -8,6 +8,7 @@ import time
 import uuid
 
 import pytest
+import sqlalchemy as sa
 from nameko.exceptions import RemoteError
 
 from torget_messaging.testing import (
@@ -15,11 +16,13 @@ from torget_messaging.testing import (
     account,
     call_as,
     deliveries,
+    publish,
     rejection,
     set_up_household,
     smtp_recipients,
 )
 from torget_shared.caller import Caller
+from torget_shared.db import make_engine
 from torget_shared.testing.probe import wait_for
 
 
@@ -238,3 +241,30 @@ def test_invalid_announcement_rejected(school, rabbit_config, smtp_server, overr
     assert raised.value.exc_type == "InvalidRequest"
     assert code in raised.value.value
     assert announcement_emails(school.database_url) == []
+
+
+
+def test_no_announcement_where_the_unit_turned_them_off(school, rabbit_config, smtp_server):
+    publish(
+        rabbit_config["AMQP_URI"],
+        "school_directory",
+        "unit_features_changed",
+        {"unit_id": school.unit_id, "features": {"announcements": False, "conversations": True}, "changed": ["announcements"]},
+    )
+    engine = make_engine(school.database_url)
+    try:
+        query = sa.text("SELECT announcements FROM unit_feature WHERE unit_id = :unit_id")
+
+        def switched_off() -> bool:
+            with engine.connect() as connection:
+                return connection.execute(query, {"unit_id": school.unit_id}).scalar() is False
+
+        wait_for(switched_off, timeout=15)
+    finally:
+        engine.dispose()
+
+    error = rejection(rabbit_config, school.teacher, "post_announcement", school.unit_id, "unit", "Titel", "Text")
+
+    assert error.exc_type == "Forbidden"
+    assert "feature_disabled" in error.value
+    assert call_as(rabbit_config, school.teacher, "list_unit_announcements", school.unit_id) == []
