@@ -2,10 +2,13 @@
 
 The messaging read model is fed the directory and identity events it
 consumes, and the absence notices go to an SMTP server and the SMS sink on
-127.0.0.1. The school directory imports the generated test municipality and
-answers messaging's question about a staff member's duties. Callers send
-ES256 access tokens that the gateway verifies against a JWKS signed here,
-standing in for the keys the identity service publishes.
+127.0.0.1. For the absence notices the school directory imports the
+generated test municipality and answers messaging's question about a staff
+member's duties. The announcement tests need groups, placements and
+guardians, so they use messaging's stand-in school directory, filled per
+test. Messaging's own suite runs announcements against the real directory.
+Callers send ES256 access tokens that the gateway verifies against a JWKS
+signed here, standing in for the keys the identity service publishes.
 """
 
 import base64
@@ -21,10 +24,11 @@ from nameko.standalone.rpc import ServiceRpcProxy
 
 from torget_gateway.auth import VERIFIER_EXTENSION
 from torget_gateway.tokens import TokenVerifier
-from torget_messaging.testing import (  # noqa: F401  (sms_sink, smtp_server and start_messaging are fixtures)
+from torget_messaging.testing import (  # noqa: F401  (directory_data, sms_sink, smtp_server, start_messaging are fixtures)
     GuardianSpec,
     absence_payload,
     deliveries,
+    directory_data,
     publish,
     set_up_household,
     sms_sink,
@@ -259,7 +263,7 @@ def test_staff_without_duty_at_unit_gets_403(stack, signer):
     assert elsewhere.json["error"]["code"] == "no_duty_at_unit"
     assert elsewhere.json["error"]["message"] == f"Du har inget uppdrag på skolenheten {household.unit_id}."
     assert guardian.status_code == 403
-    assert guardian.json["error"]["message"] == "Only staff may see a school unit's absence notices."
+    assert guardian.json["error"]["message"] == "Only staff may do this."
 
 
 @pytest.mark.parametrize(
@@ -276,6 +280,15 @@ def test_anonymous_gets_401(make_app, start_messaging, language, message):
         "acknowledge": client.post(f"/messaging/notices/{notice_id}/acknowledgement", headers=language),
         "unit notices": client.get("/messaging/units/unit-1/notices", headers=language),
         "failed": client.get("/messaging/units/unit-1/failed-notifications", headers=language),
+        "announcements": client.get("/messaging/announcements", headers=language),
+        "mark read": client.post(f"/messaging/announcements/{notice_id}/read", headers=language),
+        "post": client.post(
+            "/messaging/units/unit-1/announcements",
+            json={"audience": "unit", "title": "Stängt", "body": "Skolan är stängd på fredag."},
+            headers=language,
+        ),
+        "unit announcements": client.get("/messaging/units/unit-1/announcements", headers=language),
+        "reads": client.get(f"/messaging/announcements/{notice_id}/reads", headers=language),
     }
 
     for name, response in responses.items():
@@ -292,6 +305,8 @@ def test_anonymous_gets_401(make_app, start_messaging, language, message):
         ("/messaging/notices?limit=201", "limit"),
         ("/messaging/notices?limit=many", "limit"),
         ("/messaging/units/unit-1/notices?local_date=2026-13-01", "local_date"),
+        ("/messaging/announcements?limit=0", "limit"),
+        ("/messaging/announcements?limit=201", "limit"),
     ],
 )
 def test_bad_query_is_422_naming_field(client, path, field):
@@ -311,6 +326,409 @@ def test_openapi_documents_messaging_paths(client):
     assert "post" in paths["/messaging/notices/{notice_id}/acknowledgement"]
     assert "get" in paths["/messaging/units/{unit_id}/notices"]
     assert "get" in paths["/messaging/units/{unit_id}/failed-notifications"]
+    assert "get" in paths["/messaging/announcements"]
+    assert "post" in paths["/messaging/announcements/{announcement_id}/read"]
+    assert set(paths["/messaging/units/{unit_id}/announcements"]) >= {"get", "post"}
+    assert "201" in paths["/messaging/units/{unit_id}/announcements"]["post"]["responses"]
+    assert "get" in paths["/messaging/announcements/{announcement_id}/reads"]
+    schemas = document["components"]["schemas"]
+    assert set(schemas["NewAnnouncement"]["required"]) == {"audience", "title", "body"}
+    assert set(schemas["GuardianAnnouncement"]["properties"]) == {
+        "announcement_id",
+        "unit_id",
+        "audience",
+        "group_id",
+        "published_at",
+        "title",
+        "body",
+        "language",
+        "read_at",
+    }
     guardian_notice = document["components"]["schemas"]["GuardianNotice"]["properties"]
     assert {"child_person_id", "lesson_name", "local_date", "local_start_time", "acknowledged_at"} <= set(guardian_notice)
     assert "guardians" in document["components"]["schemas"]["UnitNotice"]["properties"]
+
+
+# Announcements
+
+
+class School:
+    """A school unit with one class of one child, whose guardians read Swedish and English, and a unit elsewhere.
+
+    Erik's child is at the other unit, and each unit has a teacher.
+    """
+
+    def __init__(self, amqp_uri: str, database_url: str, directory_data):
+        self.karin = GuardianSpec("Karin", language="sv", email="karin@example.se")
+        self.john = GuardianSpec("John", language="en", email="john@example.se")
+        self.erik = GuardianSpec("Erik", language="sv", email="erik@example.se")
+        household = set_up_household(amqp_uri, database_url, [self.karin, self.john])
+        elsewhere = set_up_household(amqp_uri, database_url, [self.erik])
+
+        self.unit_id = household.unit_id
+        self.other_unit_id = elsewhere.unit_id
+        self.group_id = str(uuid.uuid4())
+        self.other_group_id = str(uuid.uuid4())
+        self.teacher_id = str(uuid.uuid4())
+        self.teacher_elsewhere_id = str(uuid.uuid4())
+
+        directory_data.add_duty(self.teacher_id, self.unit_id)
+        directory_data.add_duty(self.teacher_elsewhere_id, self.other_unit_id)
+        directory_data.add_group(self.group_id, self.unit_id, [household.child_person_id])
+        directory_data.add_group(self.other_group_id, self.other_unit_id, [elsewhere.child_person_id])
+        directory_data.add_child(household.child_person_id, self.unit_id, [self.karin.person_id, self.john.person_id])
+        directory_data.add_child(elsewhere.child_person_id, self.other_unit_id, [self.erik.person_id])
+
+
+@pytest.fixture
+def school(make_app, start_messaging, directory_data, rabbit_config, signer, smtp_server):
+    """Start messaging next to the stand-in directory; return a gateway client and the school."""
+    messaging = start_messaging()
+    built = School(rabbit_config["AMQP_URI"], messaging.database_url, directory_data)
+
+    app = make_app(TOKEN_POLICY_TTL=0.0)
+    app.extensions[VERIFIER_EXTENSION] = TokenVerifier(signer.identity_replies.__getitem__)
+    return app.test_client(), built
+
+
+ENGLISH_TRIP = {"en": {"title": "Trip to the forest", "body": "We go to the forest on Friday."}}
+
+
+def trip(**overrides) -> dict:
+    announcement = {
+        "audience": "group_guardians",
+        "title": "Utflykt till skogen",
+        "body": "Vi går till skogen på fredag.",
+        "translations": ENGLISH_TRIP,
+    }
+    announcement.update(overrides)
+    return announcement
+
+
+def post_trip(client, school, signer, **overrides):
+    announcement = trip(group_id=school.group_id, **overrides)
+    response = client.post(
+        f"/messaging/units/{school.unit_id}/announcements",
+        json=announcement,
+        headers=signer.bearer(school.teacher_id, "staff"),
+    )
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def test_post_reaches_guardians_in_language(school, signer):
+    client, school = school
+
+    posted = post_trip(client, school, signer)
+    for_karin = client.get("/messaging/announcements", headers=signer.bearer(school.karin.person_id, "guardian"))
+    for_john = client.get("/messaging/announcements", headers=signer.bearer(school.john.person_id, "guardian"))
+    for_erik = client.get("/messaging/announcements", headers=signer.bearer(school.erik.person_id, "guardian"))
+
+    assert posted["unit_id"] == school.unit_id
+    assert (posted["audience"], posted["group_id"]) == ("group_guardians", school.group_id)
+    assert posted["author_person_id"] == school.teacher_id
+    assert posted["translations"] == ENGLISH_TRIP
+    assert posted["read_count"] == 0
+    assert for_karin.status_code == 200, for_karin.json
+    [karins] = for_karin.json
+    assert karins["announcement_id"] == posted["announcement_id"]
+    assert (karins["title"], karins["body"], karins["language"]) == (
+        "Utflykt till skogen",
+        "Vi går till skogen på fredag.",
+        "sv",
+    )
+    assert karins["read_at"] is None
+    [johns] = for_john.json
+    assert johns["announcement_id"] == posted["announcement_id"]
+    assert (johns["title"], johns["body"], johns["language"]) == (
+        "Trip to the forest",
+        "We go to the forest on Friday.",
+        "en",
+    )
+    assert for_erik.status_code == 200
+    assert for_erik.json == []
+    assert for_karin.headers["Cache-Control"] == "private, no-store"
+
+
+def test_guardian_limit_keeps_newest(school, signer):
+    client, school = school
+    post_trip(client, school, signer, title="Första")
+    newest = post_trip(client, school, signer, title="Andra")
+
+    listed = client.get("/messaging/announcements?limit=1", headers=signer.bearer(school.karin.person_id, "guardian"))
+
+    assert listed.status_code == 200, listed.json
+    assert [entry["announcement_id"] for entry in listed.json] == [newest["announcement_id"]]
+
+
+def test_read_marking_and_reads_for_staff(school, signer):
+    client, school = school
+    posted = post_trip(client, school, signer)
+    announcement_id = posted["announcement_id"]
+    as_karin = signer.bearer(school.karin.person_id, "guardian")
+    as_teacher = signer.bearer(school.teacher_id, "staff")
+
+    first = client.post(f"/messaging/announcements/{announcement_id}/read", headers=as_karin)
+    again = client.post(f"/messaging/announcements/{announcement_id.upper()}/read", headers=as_karin)
+    [karins] = client.get("/messaging/announcements", headers=as_karin).json
+    [johns] = client.get("/messaging/announcements", headers=signer.bearer(school.john.person_id, "guardian")).json
+    reads = client.get(f"/messaging/announcements/{announcement_id}/reads", headers=as_teacher)
+    unit = client.get(f"/messaging/units/{school.unit_id}/announcements", headers=as_teacher)
+
+    assert first.status_code == 200, first.json
+    assert first.json["announcement_id"] == announcement_id
+    assert again.json["read_at"] == first.json["read_at"]
+    assert karins["read_at"] == first.json["read_at"]
+    assert johns["read_at"] is None
+    assert reads.status_code == 200, reads.json
+    assert reads.json == {
+        "announcement_id": announcement_id,
+        "read_count": 1,
+        "readers": [
+            {
+                "guardian_person_id": school.karin.person_id,
+                "name": "Karin Lind",
+                "protected_identity": False,
+                "read_at": first.json["read_at"],
+            }
+        ],
+    }
+    assert unit.status_code == 200, unit.json
+    [listed] = unit.json
+    assert listed["announcement_id"] == announcement_id
+    assert listed["read_count"] == 1
+    assert listed["translations"] == ENGLISH_TRIP
+    assert reads.headers["Cache-Control"] == "private, no-store"
+
+
+def test_repeated_post_returns_first(school, signer):
+    client, school = school
+    announcement_id = str(uuid.uuid4())
+
+    first = post_trip(client, school, signer, announcement_id=announcement_id)
+    again = post_trip(client, school, signer, announcement_id=announcement_id, title="Ändrad rubrik")
+    in_use = client.post(
+        f"/messaging/units/{school.other_unit_id}/announcements",
+        json=trip(audience="unit", announcement_id=announcement_id),
+        headers=signer.bearer(school.teacher_elsewhere_id, "staff", ENGLISH),
+    )
+    unit = client.get(f"/messaging/units/{school.unit_id}/announcements", headers=signer.bearer(school.teacher_id, "staff"))
+
+    assert again == first
+    assert [entry["announcement_id"] for entry in unit.json] == [announcement_id]
+    assert in_use.status_code == 409
+    assert in_use.json["error"]["code"] == "announcement_id_in_use"
+    assert in_use.json["error"]["message"] == (
+        f"The announcement id {announcement_id} is already used by another announcement. Post with a new id."
+    )
+
+
+# Each case: the body's change, the field named, and the message in Swedish and in English.
+INVALID_ANNOUNCEMENTS = [
+    pytest.param(
+        {"title": "   "},
+        "title",
+        ("Fältet title saknas eller är tomt.", "The field title is missing or empty."),
+        id="blank title",
+    ),
+    pytest.param(
+        {"title": "x" * 201},
+        "title",
+        ("Fältet title är längre än 200 tecken.", "The field title is longer than 200 characters."),
+        id="long title",
+    ),
+    pytest.param(
+        {"translations": {"ar": {"title": " ", "body": "نذهب إلى الغابة يوم الجمعة."}}},
+        "translations.ar.title",
+        (
+            "Fältet translations.ar.title saknas eller är tomt.",
+            "The field translations.ar.title is missing or empty.",
+        ),
+        id="blank translated title",
+    ),
+    pytest.param(
+        {"body": "Eleven 20121212-1212 har fått ett nytt schema."},
+        "body",
+        (
+            "Fältet body innehåller ett personnummer. Ta bort det och skicka igen.",
+            "The field body contains a personal identity number. Remove it and post again.",
+        ),
+        id="personal identity number",
+    ),
+    pytest.param(
+        {"translations": {"sv": {"title": "Titel", "body": "Text"}}},
+        "translations.sv",
+        (
+            "Fälten title och body innehåller den svenska texten, så translations.sv behövs inte. Ta bort den.",
+            "The fields title and body contain the Swedish text, so translations.sv is not needed. Remove it.",
+        ),
+        id="Swedish translation",
+    ),
+    pytest.param(
+        {"translations": {"not a language": {"title": "Titel", "body": "Text"}}},
+        "translations",
+        (
+            "Språkkoden not a language i translations är ogiltig. Använd en kod som en, ar eller so.",
+            "The language code not a language in translations is not valid. Use a code such as en, ar or so.",
+        ),
+        id="invalid language",
+    ),
+    pytest.param(
+        {"translations": {"en": {"title": "Trip"}}},
+        "translations.en.body",
+        ("Fältet är obligatoriskt men saknas.", "Missing data for required field."),
+        id="translation without body",
+    ),
+    pytest.param(
+        {"audience": "group", "group_id": None},
+        "group_id",
+        ("Fältet är obligatoriskt men saknas.", "Missing data for required field."),
+        id="group without group_id",
+    ),
+    pytest.param(
+        {"audience": "everyone"},
+        "audience",
+        ("Måste vara ett av: unit, group, group_guardians.", "Must be one of: unit, group, group_guardians."),
+        id="unknown audience",
+    ),
+    pytest.param(
+        {"body": "Vi går till skogen\x00 på fredag."},
+        "body",
+        ("Får inte innehålla NUL-tecknet (U+0000).", "Must not contain the NUL character (U+0000)."),
+        id="NUL character",
+    ),
+    pytest.param(
+        {"announcement_id": "not-a-uuid"},
+        "announcement_id",
+        ("Inte ett giltigt UUID.", "Not a valid UUID."),
+        id="invalid announcement id",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "field", "messages"), INVALID_ANNOUNCEMENTS)
+def test_invalid_announcement_names_field(school, signer, change, field, messages):
+    client, school = school
+    announcement = trip(group_id=school.group_id) | change
+
+    for language, message in zip((SWEDISH, ENGLISH), messages):
+        response = client.post(
+            f"/messaging/units/{school.unit_id}/announcements",
+            json=announcement,
+            headers=signer.bearer(school.teacher_id, "staff", language),
+        )
+
+        assert response.status_code == 422, response.json
+        assert response.json["error"]["fields"] == {field: [message]}
+        assert field in response.json["error"]["message"]
+        assert message in response.json["error"]["message"]
+
+    unit = client.get(f"/messaging/units/{school.unit_id}/announcements", headers=signer.bearer(school.teacher_id, "staff"))
+    assert unit.json == []
+
+
+def test_guardian_rejected_from_staff_endpoints(school, signer):
+    client, school = school
+    posted = post_trip(client, school, signer)
+    as_karin = signer.bearer(school.karin.person_id, "guardian")
+
+    responses = {
+        "post": client.post(
+            f"/messaging/units/{school.unit_id}/announcements", json=trip(group_id=school.group_id), headers=as_karin
+        ),
+        "unit announcements": client.get(f"/messaging/units/{school.unit_id}/announcements", headers=as_karin),
+        "reads": client.get(f"/messaging/announcements/{posted['announcement_id']}/reads", headers=as_karin),
+    }
+
+    for name, response in responses.items():
+        assert response.status_code == 403, name
+        assert response.json["error"]["code"] == "staff_role_required", name
+        assert response.json["error"]["message"] == "Bara personal får göra detta.", name
+    assert len(client.get("/messaging/announcements", headers=as_karin).json) == 1
+
+
+def test_teacher_rejected_from_guardian_endpoints(school, signer):
+    client, school = school
+    posted = post_trip(client, school, signer)
+    as_teacher = signer.bearer(school.teacher_id, "staff", ENGLISH)
+
+    listed = client.get("/messaging/announcements", headers=as_teacher)
+    read = client.post(f"/messaging/announcements/{posted['announcement_id']}/read", headers=as_teacher)
+
+    for response in (listed, read):
+        assert response.status_code == 403
+        assert response.json["error"]["code"] == "guardian_role_required"
+        assert response.json["error"]["message"] == "Only guardians get absence notices and announcements."
+
+
+def test_staff_of_other_unit_rejected(school, signer):
+    client, school = school
+    posted = post_trip(client, school, signer)
+    as_elsewhere = signer.bearer(school.teacher_elsewhere_id, "staff")
+
+    post = client.post(
+        f"/messaging/units/{school.unit_id}/announcements", json=trip(group_id=school.group_id), headers=as_elsewhere
+    )
+    listed = client.get(f"/messaging/units/{school.unit_id}/announcements", headers=as_elsewhere)
+    reads = client.get(f"/messaging/announcements/{posted['announcement_id']}/reads", headers=as_elsewhere)
+    made_up = client.get(f"/messaging/announcements/{uuid.uuid4()}/reads", headers=as_elsewhere)
+    foreign_group = client.post(
+        f"/messaging/units/{school.unit_id}/announcements",
+        json=trip(group_id=school.other_group_id),
+        headers=signer.bearer(school.teacher_id, "staff"),
+    )
+
+    for response in (post, listed):
+        assert response.status_code == 403
+        assert response.json["error"]["code"] == "no_duty_at_unit"
+        assert response.json["error"]["message"] == f"Du har inget uppdrag på skolenheten {school.unit_id}."
+    # Staff of another unit cannot tell a real announcement from a made-up id.
+    assert reads.status_code == 404
+    assert error_without_request_id(reads) == error_without_request_id(made_up)
+    assert reads.json["error"]["code"] == "announcement_not_found"
+    assert foreign_group.status_code == 404
+    assert foreign_group.json["error"]["code"] == "group_not_found"
+    assert foreign_group.json["error"]["message"] == f"Gruppen {school.other_group_id} hittades inte."
+    unit = client.get(f"/messaging/units/{school.unit_id}/announcements", headers=signer.bearer(school.teacher_id, "staff"))
+    assert [entry["announcement_id"] for entry in unit.json] == [posted["announcement_id"]]
+
+
+def test_unknown_announcement_is_404(school, signer):
+    client, school = school
+    posted = post_trip(client, school, signer)
+    made_up = str(uuid.uuid4())
+
+    for language, message in (
+        (SWEDISH, "Meddelandet hittades inte, eller så får du inte se det."),
+        (ENGLISH, "The announcement was not found, or you may not see it."),
+    ):
+        unknown = client.post(
+            f"/messaging/announcements/{made_up}/read", headers=signer.bearer(school.karin.person_id, "guardian", language)
+        )
+        not_reaching = client.post(
+            f"/messaging/announcements/{posted['announcement_id']}/read",
+            headers=signer.bearer(school.erik.person_id, "guardian", language),
+        )
+        reads = client.get(
+            f"/messaging/announcements/{made_up}/reads", headers=signer.bearer(school.teacher_id, "staff", language)
+        )
+        # %00 is a NUL character, which PostgreSQL rejects in a query.
+        malformed = [
+            client.post(
+                f"/messaging/announcements/{bad_id}/read",
+                headers=signer.bearer(school.karin.person_id, "guardian", language),
+            )
+            for bad_id in ("not-a-uuid", "%00")
+        ]
+
+        for response in (unknown, not_reaching, reads, *malformed):
+            assert response.status_code == 404
+            assert response.json["error"]["code"] == "announcement_not_found"
+            assert response.json["error"]["message"] == message
+            assert "fields" not in response.json["error"]
+        assert error_without_request_id(unknown) == error_without_request_id(not_reaching)
+
+    reads = client.get(
+        f"/messaging/announcements/{posted['announcement_id']}/reads", headers=signer.bearer(school.teacher_id, "staff")
+    )
+    assert reads.json["read_count"] == 0

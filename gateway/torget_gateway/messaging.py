@@ -1,11 +1,14 @@
-"""HTTP endpoints of the messaging service: guardians' absence notices and what staff see of them.
+"""HTTP endpoints of the messaging service: absence notices and announcements, for guardians and staff.
 
 The messaging service checks the caller on every object. Its rejections
 arrive as :class:`MessagingRejection` (code, params, status) and become
 responses in the gateway's error format, translated here. A guardian who
-requests another guardian's notice gets the same 404 as for an id that
-does not exist, so the response does not tell whether the notice exists.
+requests another guardian's notice, or an announcement that does not reach
+them, gets the same 404 as for an id that does not exist, so the response
+does not tell whether the object exists.
 """
+
+import uuid
 
 import marshmallow as ma
 from flask_babel import gettext
@@ -14,6 +17,7 @@ from nameko.exceptions import registry as nameko_exception_registry
 from torget_gateway.api import Blueprint
 from torget_gateway.errors import ApiError, error_response
 from torget_gateway.services import call_service
+from torget_gateway.validation import N_
 
 SERVICE = "messaging"
 
@@ -21,7 +25,7 @@ blueprint = Blueprint(
     "messaging",
     __name__,
     url_prefix="/messaging",
-    description="Absence notices to guardians, their acknowledgements and failed deliveries",
+    description="Absence notices and announcements to guardians, their acknowledgements, reads and failed deliveries",
 )
 
 
@@ -41,7 +45,15 @@ class MessagingRejection(Exception):
 
 # nameko rebuilds a remote exception from its args when its class path is
 # registered. These are the classes of torget_messaging.errors.
-for _name in ("MessagingError", "NotFound", "Forbidden", "Unauthenticated", "DirectoryUnavailable"):
+for _name in (
+    "MessagingError",
+    "InvalidRequest",
+    "NotFound",
+    "Forbidden",
+    "Conflict",
+    "Unauthenticated",
+    "DirectoryUnavailable",
+):
     nameko_exception_registry[f"torget_messaging.errors.{_name}"] = MessagingRejection
 
 
@@ -49,11 +61,30 @@ def _messages() -> dict:
     """Return the message template of each rejection code, translated into the request's language."""
     return {
         "login_required": gettext("Log in to do this."),
-        "guardian_role_required": gettext("Only guardians get absence notices."),
-        "staff_role_required": gettext("Only staff may see a school unit's absence notices."),
+        "guardian_role_required": gettext("Only guardians get absence notices and announcements."),
+        "staff_role_required": gettext("Only staff may do this."),
         "no_duty_at_unit": gettext("You have no duty at the school unit %(unit_id)s."),
         # The same words whether the notice does not exist or is another guardian's.
         "notice_not_found": gettext("You have no absence notice with this id."),
+        # The same words whether the announcement does not exist or does not reach the caller.
+        "announcement_not_found": gettext("The announcement was not found, or you may not see it."),
+        "announcement_id_in_use": gettext(
+            "The announcement id %(announcement_id)s is already used by another announcement. Post with a new id."
+        ),
+        "group_not_found": gettext("The group %(group_id)s was not found."),
+        "field_required": gettext("The field %(field)s is missing or empty."),
+        "field_too_long": gettext("The field %(field)s is longer than %(max_length)s characters."),
+        "personal_identity_number_in_text": gettext(
+            "The field %(field)s contains a personal identity number. Remove it and post again."
+        ),
+        "invalid_audience": gettext("The field %(field)s must be one of: %(allowed)s."),
+        "invalid_language": gettext(
+            "The language code %(language)s in %(field)s is not valid. Use a code such as en, ar or so."
+        ),
+        "swedish_translation": gettext(
+            "The fields title and body contain the Swedish text, so %(field)s is not needed. Remove it."
+        ),
+        "invalid_announcement_id": gettext("The field %(field)s must be a UUID."),
         "directory_unavailable": gettext("The school directory is not available. Try again later."),
     }
 
@@ -65,9 +96,13 @@ def rejection_error(rejection: MessagingRejection) -> ApiError:
     else:
         message = template % {key: str(value) for key, value in rejection.params.items()}
 
+    # An invalid value is named under "fields", as a 422 of the request schemas is.
+    field = rejection.params.get("field")
+    fields = {str(field): [message]} if field and rejection.status == 422 else None
+
     # RFC 9110, section 15.5.2: a 401 response must carry WWW-Authenticate.
     headers = {"WWW-Authenticate": "Bearer"} if rejection.status == 401 else None
-    return ApiError(rejection.status, rejection.code, message, headers=headers)
+    return ApiError(rejection.status, rejection.code, message, fields=fields, headers=headers)
 
 
 @blueprint.errorhandler(MessagingRejection)
@@ -78,18 +113,100 @@ def _handle_rejection(rejection: MessagingRejection):
 # Request schemas
 
 
-class GuardianNoticesArgs(ma.Schema):
-    limit = ma.fields.Integer(
+def _limit_field(items: str) -> ma.fields.Integer:
+    return ma.fields.Integer(
         load_default=50,
         validate=ma.validate.Range(min=1, max=200),
-        metadata={"description": "How many notices to return, newest first"},
+        metadata={"description": f"How many {items} to return, newest first"},
     )
+
+
+class GuardianNoticesArgs(ma.Schema):
+    limit = _limit_field("notices")
+
+
+class GuardianAnnouncementsArgs(ma.Schema):
+    limit = _limit_field("announcements")
 
 
 class UnitNoticesArgs(ma.Schema):
     local_date = ma.fields.Date(
         metadata={"description": "Only the notices of this local date (Europe/Stockholm); default all, newest first"}
     )
+
+
+AUDIENCES = ("unit", "group", "group_guardians")
+GROUP_AUDIENCES = ("group", "group_guardians")
+REQUIRED_MESSAGE = N_("Missing data for required field.")
+NUL_MESSAGE = N_("Must not contain the NUL character (U+0000).")
+
+
+def _reject_nul(text: str) -> None:
+    # PostgreSQL cannot store U+0000 in a text column, so the service would fail with a 500.
+    if "\x00" in text:
+        raise ma.ValidationError(NUL_MESSAGE)
+
+
+class AnnouncementTextSchema(ma.Schema):
+    title = ma.fields.String(required=True, validate=_reject_nul, metadata={"description": "At most 200 characters"})
+    body = ma.fields.String(
+        required=True, validate=_reject_nul, metadata={"description": "At most 10,000 characters"}
+    )
+
+
+class Translations(ma.fields.Dict):
+    """Translations by language code, whose errors are named ``translations.<language>.<field>``.
+
+    marshmallow's Dict files a value's errors one level deeper, under
+    ``value``. This field drops that level, so the gateway names a field as
+    the messaging service does.
+    """
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return super()._deserialize(value, attr, data, **kwargs)
+        except ma.ValidationError as error:
+            if not isinstance(error.messages, dict):
+                raise
+            messages = {language: errors.get("value", errors) for language, errors in error.messages.items()}
+            raise ma.ValidationError(messages, valid_data=error.valid_data) from None
+
+
+class NewAnnouncementSchema(ma.Schema):
+    audience = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(AUDIENCES),
+        metadata={
+            "description": "unit: the guardians of every child at the school unit; group or group_guardians: "
+            "the guardians of the group's members"
+        },
+    )
+    group_id = ma.fields.String(
+        allow_none=True, metadata={"description": "The group; required for the audiences group and group_guardians"}
+    )
+    title = ma.fields.String(
+        required=True, validate=_reject_nul, metadata={"description": "The Swedish title, at most 200 characters"}
+    )
+    body = ma.fields.String(
+        required=True, validate=_reject_nul, metadata={"description": "The Swedish text, at most 10,000 characters"}
+    )
+    translations = Translations(
+        keys=ma.fields.String(),
+        values=ma.fields.Nested(AnnouncementTextSchema),
+        load_default=dict,
+        metadata={"description": "Title and body by language code other than sv, e.g. en, ar, so"},
+    )
+    announcement_id = ma.fields.UUID(
+        metadata={
+            "description": "An id chosen by the client; a repeated post with the same id returns the first "
+            "announcement and sends no second e-mail"
+        }
+    )
+
+    @ma.validates_schema
+    def _require_group_for_group_audiences(self, data, **kwargs):
+        if data["audience"] in GROUP_AUDIENCES and not data.get("group_id"):
+            raise ma.ValidationError(REQUIRED_MESSAGE, "group_id")
 
 
 # Response schemas: the fields the messaging service returns, and no others.
@@ -171,6 +288,57 @@ class FailedNotificationSchema(ma.Schema):
     failed_at = ma.fields.String(required=True, metadata=TIMESTAMP)
 
 
+class AnnouncementSummarySchema(ma.Schema):
+    announcement_id = ma.fields.String(required=True)
+    unit_id = ma.fields.String(required=True, metadata={"description": "The school unit that posted it"})
+    audience = ma.fields.String(required=True, metadata={"description": "unit, group or group_guardians"})
+    group_id = ma.fields.String(allow_none=True, metadata={"description": "null for the audience unit"})
+    published_at = ma.fields.String(required=True, metadata=TIMESTAMP)
+
+
+class GuardianAnnouncementSchema(AnnouncementSummarySchema):
+    title = ma.fields.String(required=True, metadata={"description": "In the guardian's language, or Swedish"})
+    body = ma.fields.String(required=True, metadata={"description": "In the guardian's language, or Swedish"})
+    language = ma.fields.String(
+        required=True, metadata={"description": "The language of title and body: the guardian's, or sv without a translation"}
+    )
+    read_at = ma.fields.String(
+        allow_none=True, metadata={**TIMESTAMP, "description": "When the guardian marked it read; null until then"}
+    )
+
+
+class AnnouncementReadSchema(ma.Schema):
+    announcement_id = ma.fields.String(required=True)
+    read_at = ma.fields.String(
+        required=True, metadata={**TIMESTAMP, "description": "The first marking; repeating it keeps this time"}
+    )
+
+
+class UnitAnnouncementSchema(AnnouncementSummarySchema):
+    author_person_id = ma.fields.String(required=True, metadata={"description": "The staff member who posted it"})
+    title = ma.fields.String(required=True, metadata={"description": "The Swedish title"})
+    body = ma.fields.String(required=True, metadata={"description": "The Swedish text"})
+    translations = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.Nested(AnnouncementTextSchema), required=True
+    )
+    read_count = ma.fields.Integer(required=True, metadata={"description": "How many guardians marked it read"})
+
+
+class AnnouncementReaderSchema(ma.Schema):
+    guardian_person_id = ma.fields.String(required=True)
+    name = ma.fields.String(allow_none=True, metadata={"description": "null for a guardian with protected identity"})
+    protected_identity = ma.fields.Boolean(required=True)
+    read_at = ma.fields.String(required=True, metadata=TIMESTAMP)
+
+
+class AnnouncementReadsSchema(ma.Schema):
+    announcement_id = ma.fields.String(required=True)
+    read_count = ma.fields.Integer(required=True)
+    readers = ma.fields.List(
+        ma.fields.Nested(AnnouncementReaderSchema), required=True, metadata={"description": "The first reader first"}
+    )
+
+
 # Guardians
 
 
@@ -187,6 +355,33 @@ def list_my_notices(args):
 def acknowledge_notice(notice_id):
     """Acknowledge ("ta del av") an absence notice. A repeated acknowledgement keeps the first time."""
     return call_service(SERVICE, "acknowledge_notice", notice_id)
+
+
+def _announcement_uuid(announcement_id: str) -> str:
+    """Return the id in the canonical UUID form that the service stores, or raise the service's 404.
+
+    The check keeps a NUL character in the path away from PostgreSQL, which
+    would reject the query with a 500.
+    """
+    try:
+        return str(uuid.UUID(announcement_id))
+    except ValueError:
+        raise MessagingRejection("announcement_not_found", {"announcement_id": announcement_id}, 404) from None
+
+
+@blueprint.route("/announcements", methods=["GET"])
+@blueprint.arguments(GuardianAnnouncementsArgs, location="query")
+@blueprint.response(200, GuardianAnnouncementSchema(many=True))
+def list_my_announcements(args):
+    """List the announcements that reach the calling guardian, newest first, in their language or Swedish."""
+    return call_service(SERVICE, "list_my_announcements", args["limit"])
+
+
+@blueprint.route("/announcements/<announcement_id>/read", methods=["POST"])
+@blueprint.response(200, AnnouncementReadSchema)
+def mark_announcement_read(announcement_id):
+    """Mark an announcement read. A repeated marking keeps the first time."""
+    return call_service(SERVICE, "mark_announcement_read", _announcement_uuid(announcement_id))
 
 
 # Staff
@@ -208,8 +403,46 @@ def list_failed_notifications(unit_id):
     return call_service(SERVICE, "list_failed_notifications", unit_id)
 
 
+@blueprint.route("/units/<unit_id>/announcements", methods=["POST"])
+@blueprint.arguments(NewAnnouncementSchema)
+@blueprint.response(201, UnitAnnouncementSchema)
+def post_announcement(announcement, unit_id):
+    """Post an announcement to a school unit, a group or a group's guardians, and e-mail the guardians.
+
+    A client that repeats a post, for example after a timeout, sends the
+    same announcement_id and gets the first announcement back.
+    """
+    announcement_id = announcement.get("announcement_id")
+    return call_service(
+        SERVICE,
+        "post_announcement",
+        unit_id,
+        announcement["audience"],
+        announcement["title"],
+        announcement["body"],
+        group_id=announcement.get("group_id"),
+        translations=announcement["translations"],
+        announcement_id=str(announcement_id) if announcement_id else None,
+    )
+
+
+@blueprint.route("/units/<unit_id>/announcements", methods=["GET"])
+@blueprint.response(200, UnitAnnouncementSchema(many=True))
+def list_unit_announcements(unit_id):
+    """List a school unit's announcements, newest first, with their translations and read counts."""
+    return call_service(SERVICE, "list_unit_announcements", unit_id)
+
+
+@blueprint.route("/announcements/<announcement_id>/reads", methods=["GET"])
+@blueprint.response(200, AnnouncementReadsSchema)
+def list_announcement_reads(announcement_id):
+    """List the guardians who marked an announcement read, and when. Only staff of its school unit may."""
+    return call_service(SERVICE, "list_announcement_reads", _announcement_uuid(announcement_id))
+
+
 @blueprint.after_request
 def _no_store(response):
-    # Notices name children and their absence, so they must not stay in shared caches.
+    # Notices name children and their absence, and announcements and reads name
+    # groups and guardians, so none of them may stay in shared caches.
     response.headers.setdefault("Cache-Control", "private, no-store")
     return response
