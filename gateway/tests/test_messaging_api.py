@@ -18,6 +18,7 @@ import uuid
 
 import jwt
 import pytest
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 from nameko.standalone.rpc import ServiceRpcProxy
@@ -38,6 +39,7 @@ from torget_messaging.testing import (  # noqa: F401  (directory_data, sms_sink,
 from torget_school_directory.generator import generate, write_dump
 from torget_school_directory.service import SchoolDirectoryService
 from torget_shared.caller import Caller
+from torget_shared.db import make_engine
 from torget_shared.testing.probe import wait_for
 
 SWEDISH = {"Accept-Language": "sv"}
@@ -382,9 +384,11 @@ class School:
 
 @pytest.fixture
 def school(make_app, start_messaging, directory_data, rabbit_config, signer, smtp_server):
-    """Start messaging next to the stand-in directory; return a gateway client and the school."""
+    """Start messaging next to the stand-in directory, and return a gateway client and the school."""
     messaging = start_messaging()
     built = School(rabbit_config["AMQP_URI"], messaging.database_url, directory_data)
+    built.amqp_uri = rabbit_config["AMQP_URI"]
+    built.database_url = messaging.database_url
 
     app = make_app(TOKEN_POLICY_TTL=0.0)
     app.extensions[VERIFIER_EXTENSION] = TokenVerifier(signer.identity_replies.__getitem__)
@@ -732,3 +736,43 @@ def test_unknown_announcement_is_404(school, signer):
         f"/messaging/announcements/{posted['announcement_id']}/reads", headers=signer.bearer(school.teacher_id, "staff")
     )
     assert reads.json["read_count"] == 0
+
+
+def switch_announcements_off(school) -> None:
+    """Publish the directory's event that the unit turned announcements off, and wait for messaging's read model."""
+    features = {"announcements": False, "conversations": True}
+    payload = {"unit_id": school.unit_id, "features": features, "changed": ["announcements"]}
+    publish(school.amqp_uri, "school_directory", "unit_features_changed", payload)
+    query = sa.text("SELECT announcements FROM unit_feature WHERE unit_id = :unit_id")
+    engine = make_engine(school.database_url)
+    try:
+
+        def switched_off() -> bool:
+            with engine.connect() as connection:
+                return connection.execute(query, {"unit_id": school.unit_id}).scalar() is False
+
+        wait_for(switched_off, timeout=15)
+    finally:
+        engine.dispose()
+
+
+def test_post_rejected_where_announcements_off(school, signer):
+    client, school = school
+    switch_announcements_off(school)
+
+    for language, message in (
+        (SWEDISH, f"Skolenheten {school.unit_id} har stängt av meddelanden i Torget."),
+        (ENGLISH, f"The school unit {school.unit_id} has switched announcements off in Torget."),
+    ):
+        response = client.post(
+            f"/messaging/units/{school.unit_id}/announcements",
+            json=trip(group_id=school.group_id),
+            headers=signer.bearer(school.teacher_id, "staff", language),
+        )
+
+        assert response.status_code == 403
+        assert response.json["error"]["code"] == "feature_disabled"
+        assert response.json["error"]["message"] == message
+
+    unit = client.get(f"/messaging/units/{school.unit_id}/announcements", headers=signer.bearer(school.teacher_id, "staff"))
+    assert unit.json == []

@@ -85,8 +85,14 @@ def _messages() -> dict:
             "The fields title and body contain the Swedish text, so %(field)s is not needed. Remove it."
         ),
         "invalid_announcement_id": gettext("The field %(field)s must be a UUID."),
+        "feature_disabled": gettext("The school unit %(unit_id)s has switched %(feature)s off in Torget."),
         "directory_unavailable": gettext("The school directory is not available. Try again later."),
     }
+
+
+def _feature_names() -> dict:
+    """Return the translated name of each school unit feature that the messaging service checks."""
+    return {"announcements": gettext("announcements"), "conversations": gettext("conversations")}
 
 
 def rejection_error(rejection: MessagingRejection) -> ApiError:
@@ -94,7 +100,10 @@ def rejection_error(rejection: MessagingRejection) -> ApiError:
     if template is None:
         message = gettext("The messaging service rejected the request (%(code)s).", code=rejection.code)
     else:
-        message = template % {key: str(value) for key, value in rejection.params.items()}
+        values = {key: str(value) for key, value in rejection.params.items()}
+        if "feature" in values:
+            values["feature"] = _feature_names().get(values["feature"], values["feature"])
+        message = template % values
 
     # An invalid value is named under "fields", as a 422 of the request schemas is.
     field = rejection.params.get("field")
