@@ -57,6 +57,11 @@ REQUIRED = {
     ("GET", "/documents/children/{child_person_id}"),
     ("GET", "/documents/children/{child_person_id}/access-log"),
     ("POST", "/documents"),
+    ("POST", "/messaging/conversations"),
+    ("GET", "/messaging/children/{child_person_id}/conversation-contacts"),
+    ("POST", "/messaging/units/{unit_id}/feedback"),
+    ("GET", "/messaging/units/{unit_id}/feedback"),
+    ("POST", "/messaging/units/{unit_id}/announcements"),
 }
 # Endpoints addressed by a lesson id; attendance refuses an outsider with the
 # same 404 lesson_not_found for a real lesson as for a made-up one.
@@ -239,6 +244,15 @@ def request_for(method: str, path: str, operation: dict, ids: dict, today) -> di
         ("PUT", "/attendance/lesson-plans"): {"lesson_id": ids["lesson_id"], "title": "Bråk"},
         ("POST", "/documents"): iup_body(ids["child_person_id"], today),
         ("PUT", "/documents/{document_id}"): {"body": {"summary": "Ändrad"}, "base_version": 1},
+        ("POST", "/messaging/conversations"): {
+            "child_person_id": ids["child_person_id"],
+            "unit_id": ids["unit_id"],
+            "subject": "Fråga",
+            "body": "Hej!",
+            "recipient_person_ids": [ids["child_person_id"]],
+        },
+        ("POST", "/messaging/units/{unit_id}/feedback"): {"kind": "complaint", "subject": "Fråga", "body": "Hej!"},
+        ("POST", "/messaging/units/{unit_id}/announcements"): {"audience": "unit", "title": "Fråga", "body": "Hej!"},
     }
     request = {"method": method, "url": url, "params": query}
     if path == "/documents/{document_id}/attachments" and method == "POST":

@@ -31,6 +31,7 @@ from torget_messaging.testing import (  # noqa: F401  (directory_data, sms_sink,
     deliveries,
     directory_data,
     publish,
+    publish_people,
     set_up_household,
     sms_sink,
     smtp_server,
@@ -380,6 +381,8 @@ class School:
         directory_data.add_group(self.other_group_id, self.other_unit_id, [elsewhere.child_person_id])
         directory_data.add_child(household.child_person_id, self.unit_id, [self.karin.person_id, self.john.person_id])
         directory_data.add_child(elsewhere.child_person_id, self.other_unit_id, [self.erik.person_id])
+        self.directory_data = directory_data
+        self.child_id = household.child_person_id
 
 
 @pytest.fixture
@@ -776,3 +779,189 @@ def test_post_rejected_where_announcements_off(school, signer):
 
     unit = client.get(f"/messaging/units/{school.unit_id}/announcements", headers=signer.bearer(school.teacher_id, "staff"))
     assert unit.json == []
+
+
+# Conversations and feedback
+
+
+@pytest.fixture
+def talk(school):
+    """The school of the announcement tests, with a principal and names for the staff."""
+    client, built = school
+    built.principal_id = str(uuid.uuid4())
+    built.directory_data.add_staff(built.principal_id, built.unit_id, "Rektor", ("Per", "Holm"))
+    built.directory_data.names[built.teacher_id] = ("Lena", "Berg")
+    publish_people(
+        built.amqp_uri, built.database_url, {built.teacher_id: ("Lena", "Berg", False), built.principal_id: ("Per", "Holm", False)}
+    )
+    return client, built
+
+
+def test_guardian_and_teacher_converse(talk, signer):
+    client, school = talk
+    karin = signer.bearer(school.karin.person_id, "guardian")
+    teacher = signer.bearer(school.teacher_id, "staff")
+
+    contacts = client.get(f"/messaging/children/{school.child_id}/conversation-contacts", headers=karin)
+    assert contacts.status_code == 200, contacts.json
+    [unit] = contacts.json["units"]
+    assert {member["name"] for member in unit["staff"]} == {"Lena Berg", "Per Holm"}
+
+    started = client.post(
+        "/messaging/conversations",
+        json={
+            "child_person_id": school.child_id,
+            "unit_id": school.unit_id,
+            "subject": "Glasögon",
+            "body": "Har någon hittat ett par blå glasögon?",
+            "recipient_person_ids": [school.teacher_id],
+        },
+        headers=karin,
+    )
+    assert started.status_code == 201, started.json
+    conversation_id = started.json["conversation_id"]
+
+    inbox = client.get("/messaging/conversations", headers=teacher)
+    assert (inbox.json["unread_conversations"], inbox.json["unread_messages"]) == (1, 1)
+
+    reply = client.post(f"/messaging/conversations/{conversation_id}/messages", json={"body": "Ja, de ligger hos mig."}, headers=teacher)
+    assert reply.status_code == 201, reply.json
+    assert reply.json["seq"] == 2
+
+    view = client.get(f"/messaging/conversations/{conversation_id}", headers=karin)
+    assert [(message["author"]["name"], message["read"]) for message in view.json["messages"]] == [
+        ("Karin Lind", True),
+        ("Lena Berg", False),
+    ]
+    assert view.headers["Cache-Control"] == "private, no-store"
+    read = client.post(f"/messaging/conversations/{conversation_id}/read", headers=karin)
+    assert read.json["unread_count"] == 0
+    assert client.get("/messaging/conversations", headers=karin).json["unread_messages"] == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "messages"),
+    [
+        (
+            {"recipient_person_ids": None},
+            "recipient_person_ids",
+            ("Fältet får inte vara null.", "Field may not be null."),
+        ),
+        (
+            {"body": "Hej\u0000"},
+            "body",
+            ("Får inte innehålla NUL-tecknet (U+0000).", "Must not contain the NUL character (U+0000)."),
+        ),
+        (
+            {"recipient_person_ids": ["someone-else"]},
+            "recipient_person_ids.0",
+            (
+                "recipient_person_ids.0 är inte någon du får skriva till om det här barnet på den här skolenheten.",
+                "recipient_person_ids.0 is not someone you may write to about this child at this school unit.",
+            ),
+        ),
+    ],
+)
+def test_invalid_conversation_names_field(talk, signer, change, field, messages):
+    client, school = talk
+    opening = {
+        "child_person_id": school.child_id,
+        "unit_id": school.unit_id,
+        "subject": "Fråga",
+        "body": "Hej!",
+        "recipient_person_ids": [school.teacher_id],
+        **change,
+    }
+    for language, message in zip((SWEDISH, ENGLISH), messages):
+        response = client.post("/messaging/conversations", json=opening, headers=signer.bearer(school.karin.person_id, "guardian", language))
+
+        assert response.status_code == 422, response.json
+        assert response.json["error"]["fields"] == {field: [message]}
+    assert client.get("/messaging/conversations", headers=signer.bearer(school.karin.person_id, "guardian")).json["conversations"] == []
+
+
+def test_outsiders_get_404_for_real_and_made_up_conversations(talk, signer):
+    client, school = talk
+    started = client.post(
+        "/messaging/conversations",
+        json={
+            "child_person_id": school.child_id,
+            "unit_id": school.unit_id,
+            "subject": "Fråga",
+            "body": "Hej!",
+            "recipient_person_ids": [school.karin.person_id],
+        },
+        headers=signer.bearer(school.teacher_id, "staff"),
+    )
+    assert started.status_code == 201, started.json
+
+    for outsider in (signer.bearer(school.erik.person_id, "guardian"), signer.bearer(school.teacher_elsewhere_id, "staff")):
+        for conversation_id in (started.json["conversation_id"], str(uuid.uuid4()), "not-an-id"):
+            response = client.get(f"/messaging/conversations/{conversation_id}", headers=outsider)
+            assert response.status_code == 404
+            assert response.json["error"]["code"] == "conversation_not_found"
+        contacts = client.get(f"/messaging/children/{school.child_id}/conversation-contacts", headers=outsider)
+        assert contacts.status_code == 404
+        assert contacts.json["error"]["code"] == "child_not_found"
+
+
+def test_feedback_to_the_principal_and_the_answer(talk, signer):
+    client, school = talk
+    karin = signer.bearer(school.karin.person_id, "guardian")
+
+    sent = client.post(
+        f"/messaging/units/{school.unit_id}/feedback",
+        json={"kind": "suggestion", "subject": "Frukt", "body": "Kan barnen få frukt på eftermiddagen?"},
+        headers=karin,
+    )
+    assert sent.status_code == 201, sent.json
+
+    refused = client.get(f"/messaging/units/{school.unit_id}/feedback", headers=signer.bearer(school.teacher_id, "staff"))
+    assert refused.status_code == 403
+    assert refused.json["error"]["message"] == f"Bara rektorn och ledningen för skolenheten {school.unit_id} får göra detta."
+
+    principal = signer.bearer(school.principal_id, "staff")
+    [listed] = client.get(f"/messaging/units/{school.unit_id}/feedback?state=received", headers=principal).json
+    assert listed["author"]["name"] == "Karin Lind"
+    answer = client.post(f"/messaging/feedback/{listed['feedback_id']}/answers", json={"body": "Ja, från måndag."}, headers=principal)
+    assert answer.status_code == 201, answer.json
+
+    [mine] = client.get("/messaging/feedback", headers=karin).json
+    assert mine["state"] == "answered"
+    assert [item["body"] for item in mine["answers"]] == ["Ja, från måndag."]
+
+    elsewhere = client.post(
+        f"/messaging/units/{school.unit_id}/feedback",
+        json={"kind": "complaint", "subject": "Buller", "body": "Det är för högljutt."},
+        headers=signer.bearer(school.erik.person_id, "guardian", ENGLISH),
+    )
+    assert elsewhere.status_code == 403
+    assert elsewhere.json["error"]["code"] == "not_member_of_unit"
+    bad_kind = client.post(
+        f"/messaging/units/{school.unit_id}/feedback", json={"kind": "praise", "subject": "Tack", "body": "Tack!"}, headers=karin
+    )
+    assert bad_kind.status_code == 422
+    assert list(bad_kind.json["error"]["fields"]) == ["kind"]
+
+
+def test_conversation_and_feedback_endpoints_need_login(school):
+    client, built = school
+    made_up = uuid.uuid4()
+    responses = {
+        "contacts": client.get(f"/messaging/children/{made_up}/conversation-contacts"),
+        "start": client.post(
+            "/messaging/conversations",
+            json={"child_person_id": "c", "unit_id": "u", "subject": "s", "body": "b", "recipient_person_ids": ["r"]},
+        ),
+        "list": client.get("/messaging/conversations"),
+        "get": client.get(f"/messaging/conversations/{made_up}"),
+        "reply": client.post(f"/messaging/conversations/{made_up}/messages", json={"body": "b"}),
+        "read": client.post(f"/messaging/conversations/{made_up}/read"),
+        "send feedback": client.post("/messaging/units/u/feedback", json={"kind": "other", "subject": "s", "body": "b"}),
+        "unit feedback": client.get("/messaging/units/u/feedback"),
+        "my feedback": client.get("/messaging/feedback"),
+        "answer": client.post(f"/messaging/feedback/{made_up}/answers", json={"body": "b"}),
+    }
+    for name, response in responses.items():
+        assert response.status_code == 401, name
+        assert response.json["error"]["code"] == "login_required", name

@@ -25,7 +25,7 @@ blueprint = Blueprint(
     "messaging",
     __name__,
     url_prefix="/messaging",
-    description="Absence notices and announcements to guardians, their acknowledgements, reads and failed deliveries",
+    description="Absence notices, announcements, conversations between guardians and staff, and feedback to a unit",
 )
 
 
@@ -87,6 +87,34 @@ def _messages() -> dict:
         "invalid_announcement_id": gettext("The field %(field)s must be a UUID."),
         "feature_disabled": gettext("The school unit %(unit_id)s has switched %(feature)s off in Torget."),
         "directory_unavailable": gettext("The school directory is not available. Try again later."),
+        # The same words whether the child does not exist or the caller has no relation to it.
+        "child_not_found": gettext("The child was not found, or you may not write about the child."),
+        # The same words whether the conversation does not exist or the caller does not take part in it.
+        "conversation_not_found": gettext("The conversation was not found, or you do not take part in it."),
+        "conversation_id_in_use": gettext(
+            "The conversation id %(conversation_id)s is already used by another conversation. Start it with a new id."
+        ),
+        "message_id_in_use": gettext("The message id %(message_id)s is already used by another message. Send it with a new id."),
+        "recipient_not_allowed": gettext(
+            "%(field)s is not someone you may write to about this child at this school unit."
+        ),
+        "guardian_recipient_required": gettext("%(field)s must include at least one of the child's guardians."),
+        "too_many_recipients": gettext("%(field)s may name at most %(max_count)s people."),
+        "unit_not_of_child": gettext("The child is not placed at the school unit %(unit_id)s."),
+        "invalid_id": gettext("The field %(field)s must be a UUID."),
+        "nul_character": gettext("The field %(field)s must not contain the NUL character (U+0000)."),
+        "not_member_of_unit": gettext(
+            "You can send feedback only to a school unit where you work or where your child is placed."
+        ),
+        "administration_duty_required": gettext(
+            "Only the principal and the administration of the school unit %(unit_id)s may do this."
+        ),
+        # The same words whether the feedback does not exist or belongs to another unit.
+        "feedback_not_found": gettext("The feedback was not found, or you may not answer it."),
+        "feedback_id_in_use": gettext("The feedback id %(feedback_id)s is already used. Send it with a new id."),
+        "answer_id_in_use": gettext("The answer id %(answer_id)s is already used. Answer with a new id."),
+        "invalid_choice": gettext("The field %(field)s must be one of: %(allowed)s."),
+        "invalid_boolean": gettext("The field %(field)s must be true or false."),
     }
 
 
@@ -449,9 +477,309 @@ def list_announcement_reads(announcement_id):
     return call_service(SERVICE, "list_announcement_reads", _announcement_uuid(announcement_id))
 
 
+# Conversations and feedback
+
+SUBJECT = {"description": "At most 200 characters"}
+BODY = {"description": "At most 10,000 characters"}
+
+
+class NewConversationSchema(ma.Schema):
+    child_person_id = ma.fields.String(required=True, validate=_reject_nul, metadata={"description": "The child the conversation is about"})
+    unit_id = ma.fields.String(
+        required=True, validate=_reject_nul, metadata={"description": "A school unit where the child is placed"}
+    )
+    subject = ma.fields.String(required=True, validate=_reject_nul, metadata=SUBJECT)
+    body = ma.fields.String(required=True, validate=_reject_nul, metadata={"description": "The first message; " + BODY["description"]})
+    recipient_person_ids = ma.fields.List(
+        ma.fields.String(validate=_reject_nul),
+        required=True,
+        metadata={
+            "description": "Guardians write to staff of the unit; staff write to at least one of the child's "
+            "guardians and may add colleagues. See conversation-contacts."
+        },
+    )
+    conversation_id = ma.fields.UUID(
+        metadata={"description": "An id chosen by the client; a repeated start with the same id returns the first conversation"}
+    )
+
+
+class NewMessageSchema(ma.Schema):
+    body = ma.fields.String(required=True, validate=_reject_nul, metadata=BODY)
+    message_id = ma.fields.UUID(
+        metadata={"description": "An id chosen by the client; a repeated send with the same id adds no second message"}
+    )
+
+
+class ConversationListArgs(ma.Schema):
+    limit = ma.fields.Integer(
+        load_default=50,
+        validate=ma.validate.Range(min=1, max=200),
+        metadata={"description": "How many conversations to return, the most recently active first"},
+    )
+
+
+class ParticipantSchema(ma.Schema):
+    person_id = ma.fields.String(
+        allow_none=True, metadata={"description": "null when a guardian looks at a participant with protected identity"}
+    )
+    role = ma.fields.String(required=True, metadata={"description": "guardian or staff"})
+    name = ma.fields.String(allow_none=True, metadata={"description": "null for a participant with protected identity"})
+    protected_identity = ma.fields.Boolean(required=True)
+    is_me = ma.fields.Boolean(required=True)
+
+
+class ConversationSummarySchema(ma.Schema):
+    conversation_id = ma.fields.String(required=True)
+    child_person_id = ma.fields.String(required=True)
+    unit_id = ma.fields.String(required=True)
+    subject = ma.fields.String(required=True)
+    created_at = ma.fields.String(required=True, metadata=TIMESTAMP)
+    last_message_at = ma.fields.String(required=True, metadata=TIMESTAMP)
+    message_count = ma.fields.Integer(required=True)
+    unread_count = ma.fields.Integer(required=True, metadata={"description": "Messages by others not yet marked read"})
+    my_role = ma.fields.String(required=True, metadata={"description": "guardian or staff: how the caller takes part"})
+    participants = ma.fields.List(ma.fields.Nested(ParticipantSchema), required=True)
+
+
+class ConversationListSchema(ma.Schema):
+    unread_conversations = ma.fields.Integer(required=True)
+    unread_messages = ma.fields.Integer(required=True)
+    conversations = ma.fields.List(ma.fields.Nested(ConversationSummarySchema), required=True)
+
+
+class ConversationMessageSchema(ma.Schema):
+    message_id = ma.fields.String(required=True)
+    seq = ma.fields.Integer(required=True, metadata={"description": "The message's number in the conversation, from 1"})
+    author = ma.fields.Nested(ParticipantSchema, required=True)
+    body = ma.fields.String(required=True)
+    sent_at = ma.fields.String(required=True, metadata=TIMESTAMP)
+    read = ma.fields.Boolean(required=True, metadata={"description": "Whether the caller has marked it read"})
+
+
+class ConversationSchema(ConversationSummarySchema):
+    messages = ma.fields.List(
+        ma.fields.Nested(ConversationMessageSchema), required=True, metadata={"description": "The latest 500, oldest first"}
+    )
+
+
+class SentMessageSchema(ma.Schema):
+    message_id = ma.fields.String(required=True)
+    conversation_id = ma.fields.String(required=True)
+    seq = ma.fields.Integer(required=True)
+    author_person_id = ma.fields.String(required=True)
+    body = ma.fields.String(required=True)
+    sent_at = ma.fields.String(required=True, metadata=TIMESTAMP)
+
+
+class ConversationReadSchema(ma.Schema):
+    conversation_id = ma.fields.String(required=True)
+    unread_count = ma.fields.Integer(required=True)
+    last_read_seq = ma.fields.Integer(required=True)
+
+
+class ContactStaffSchema(ma.Schema):
+    person_id = ma.fields.String(required=True)
+    name = ma.fields.String(allow_none=True)
+    duty_roles = ma.fields.List(ma.fields.String(), required=True, metadata={"description": "SS 12000 duty roles"})
+
+
+class ContactUnitSchema(ma.Schema):
+    unit_id = ma.fields.String(required=True)
+    staff = ma.fields.List(ma.fields.Nested(ContactStaffSchema), required=True)
+
+
+class ContactGuardianSchema(ma.Schema):
+    person_id = ma.fields.String(required=True)
+    name = ma.fields.String(allow_none=True, metadata={"description": "null for a guardian with protected identity"})
+    protected_identity = ma.fields.Boolean(required=True)
+
+
+class ConversationContactsSchema(ma.Schema):
+    child_person_id = ma.fields.String(required=True)
+    units = ma.fields.List(
+        ma.fields.Nested(ContactUnitSchema),
+        required=True,
+        metadata={"description": "The child's units that use conversations, with their staff (not those with protected identity)"},
+    )
+    guardians = ma.fields.List(
+        ma.fields.Nested(ContactGuardianSchema),
+        required=True,
+        metadata={"description": "The child's guardians with custody; only for staff, empty for guardians"},
+    )
+
+
+FEEDBACK_KINDS = ("suggestion", "complaint", "other")
+
+
+class NewFeedbackSchema(ma.Schema):
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(FEEDBACK_KINDS), metadata={"description": "suggestion, complaint or other"})
+    subject = ma.fields.String(required=True, validate=_reject_nul, metadata=SUBJECT)
+    body = ma.fields.String(required=True, validate=_reject_nul, metadata=BODY)
+    anonymous = ma.fields.Boolean(
+        load_default=False, metadata={"description": "Hide the sender from the administration; the sender still gets the answer"}
+    )
+    feedback_id = ma.fields.UUID(metadata={"description": "An id chosen by the client; a repeated send stores nothing new"})
+
+
+class NewFeedbackAnswerSchema(ma.Schema):
+    body = ma.fields.String(required=True, validate=_reject_nul, metadata=BODY)
+    answer_id = ma.fields.UUID(metadata={"description": "An id chosen by the client; a repeated answer stores nothing new"})
+
+
+class UnitFeedbackArgs(ma.Schema):
+    state = ma.fields.String(
+        validate=ma.validate.OneOf(("received", "answered")), metadata={"description": "Only feedback in this state"}
+    )
+
+
+class FeedbackAnswerSchema(ma.Schema):
+    answer_id = ma.fields.String(required=True)
+    body = ma.fields.String(required=True)
+    answered_at = ma.fields.String(required=True, metadata=TIMESTAMP)
+    author_name = ma.fields.String(allow_none=True)
+
+
+class FeedbackSchema(ma.Schema):
+    feedback_id = ma.fields.String(required=True)
+    unit_id = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True)
+    subject = ma.fields.String(required=True)
+    body = ma.fields.String(required=True)
+    anonymous = ma.fields.Boolean(required=True)
+    state = ma.fields.String(required=True, metadata={"description": "received or answered"})
+    created_at = ma.fields.String(required=True, metadata=TIMESTAMP)
+    answered_at = ma.fields.String(allow_none=True, metadata=TIMESTAMP)
+    answers = ma.fields.List(ma.fields.Nested(FeedbackAnswerSchema), required=True)
+
+
+class FeedbackAuthorSchema(ma.Schema):
+    person_id = ma.fields.String(allow_none=True, metadata={"description": "null for anonymous feedback"})
+    role = ma.fields.String(allow_none=True, metadata={"description": "guardian or staff; null for anonymous feedback"})
+    name = ma.fields.String(allow_none=True)
+
+
+class UnitFeedbackSchema(FeedbackSchema):
+    author = ma.fields.Nested(FeedbackAuthorSchema, required=True)
+
+
+def _child_path_id(child_person_id: str) -> str:
+    # A NUL character would reach the directory's database; answer as for an unknown child.
+    if "\x00" in child_person_id:
+        raise MessagingRejection("child_not_found", {}, 404)
+    return child_person_id
+
+
+@blueprint.route("/children/<child_person_id>/conversation-contacts", methods=["GET"])
+@blueprint.response(200, ConversationContactsSchema)
+def list_conversation_contacts(child_person_id):
+    """List whom the caller may write to about a child: staff of the child's units and, for staff, its guardians."""
+    return call_service(SERVICE, "list_conversation_contacts", _child_path_id(child_person_id))
+
+
+@blueprint.route("/conversations", methods=["POST"])
+@blueprint.arguments(NewConversationSchema)
+@blueprint.response(201, ConversationSchema)
+def start_conversation(opening):
+    """Start a conversation about a child. Guardians write to staff of the child's unit, staff to the child's guardians.
+
+    The guardians who take part get an e-mail that names the conversation
+    but does not carry the message.
+    """
+    conversation_id = opening.get("conversation_id")
+    return call_service(
+        SERVICE,
+        "start_conversation",
+        opening["child_person_id"],
+        opening["unit_id"],
+        opening["subject"],
+        opening["body"],
+        opening["recipient_person_ids"],
+        conversation_id=str(conversation_id) if conversation_id else None,
+    )
+
+
+@blueprint.route("/conversations", methods=["GET"])
+@blueprint.arguments(ConversationListArgs, location="query")
+@blueprint.response(200, ConversationListSchema)
+def list_my_conversations(args):
+    """List the caller's conversations, the most recently active first, with unread counts."""
+    return call_service(SERVICE, "list_my_conversations", args["limit"])
+
+
+@blueprint.route("/conversations/<conversation_id>", methods=["GET"])
+@blueprint.response(200, ConversationSchema)
+def get_conversation(conversation_id):
+    """Read a conversation and its messages. Reading does not mark them read; POST .../read does."""
+    return call_service(SERVICE, "get_conversation", conversation_id)
+
+
+@blueprint.route("/conversations/<conversation_id>/messages", methods=["POST"])
+@blueprint.arguments(NewMessageSchema)
+@blueprint.response(201, SentMessageSchema)
+def reply_to_conversation(message, conversation_id):
+    """Write a message in a conversation the caller takes part in."""
+    message_id = message.get("message_id")
+    return call_service(
+        SERVICE, "reply_to_conversation", conversation_id, message["body"], message_id=str(message_id) if message_id else None
+    )
+
+
+@blueprint.route("/conversations/<conversation_id>/read", methods=["POST"])
+@blueprint.response(200, ConversationReadSchema)
+def mark_conversation_read(conversation_id):
+    """Mark every message of a conversation read."""
+    return call_service(SERVICE, "mark_conversation_read", conversation_id)
+
+
+@blueprint.route("/units/<unit_id>/feedback", methods=["POST"])
+@blueprint.arguments(NewFeedbackSchema)
+@blueprint.response(201, FeedbackSchema)
+def send_feedback(feedback, unit_id):
+    """Send a suggestion or complaint to the administration of a school unit where the caller works or has a child."""
+    feedback_id = feedback.get("feedback_id")
+    return call_service(
+        SERVICE,
+        "send_feedback",
+        unit_id,
+        feedback["kind"],
+        feedback["subject"],
+        feedback["body"],
+        anonymous=feedback["anonymous"],
+        feedback_id=str(feedback_id) if feedback_id else None,
+    )
+
+
+@blueprint.route("/units/<unit_id>/feedback", methods=["GET"])
+@blueprint.arguments(UnitFeedbackArgs, location="query")
+@blueprint.response(200, UnitFeedbackSchema(many=True))
+def list_unit_feedback(args, unit_id):
+    """List a school unit's feedback, newest first; for its principal and administration."""
+    return call_service(SERVICE, "list_unit_feedback", unit_id, args.get("state"))
+
+
+@blueprint.route("/feedback", methods=["GET"])
+@blueprint.arguments(ConversationListArgs, location="query")
+@blueprint.response(200, FeedbackSchema(many=True))
+def list_my_feedback(args):
+    """List the feedback the caller sent, newest first, with the answers."""
+    return call_service(SERVICE, "list_my_feedback", args["limit"])
+
+
+@blueprint.route("/feedback/<feedback_id>/answers", methods=["POST"])
+@blueprint.arguments(NewFeedbackAnswerSchema)
+@blueprint.response(201, UnitFeedbackSchema)
+def answer_feedback(answer, feedback_id):
+    """Answer feedback sent to a school unit where the caller is in the administration; the sender gets an e-mail."""
+    answer_id = answer.get("answer_id")
+    return call_service(
+        SERVICE, "answer_feedback", feedback_id, answer["body"], answer_id=str(answer_id) if answer_id else None
+    )
+
+
 @blueprint.after_request
 def _no_store(response):
-    # Notices name children and their absence, and announcements and reads name
-    # groups and guardians, so none of them may stay in shared caches.
+    # Notices name children and their absence, announcements and reads name
+    # groups and guardians, and conversations and feedback carry what families
+    # and staff write, so none of them may stay in shared caches.
     response.headers.setdefault("Cache-Control", "private, no-store")
     return response

@@ -82,6 +82,9 @@ def text(value, field: str, max_length: int) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest("field_required", {"field": field})
     value = value.strip()
+    if "\x00" in value:
+        # PostgreSQL cannot store U+0000 in a text column.
+        raise InvalidRequest("nul_character", {"field": field})
     if len(value) > max_length:
         raise InvalidRequest("field_too_long", {"field": field, "max_length": max_length})
     try:
@@ -99,9 +102,19 @@ def check_id(value, field: str) -> str:
         raise InvalidRequest("invalid_id", {"field": field}) from None
 
 
+def existing_id(value, not_found: NotFound) -> str:
+    """Return ``value`` as a canonical UUID string; raise ``not_found`` for anything else, as for an unknown id."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise not_found from None
+
+
 def _required_id(value, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest("field_required", {"field": field})
+    if "\x00" in value:
+        raise InvalidRequest("nul_character", {"field": field})
     if len(value) > 64:
         raise InvalidRequest("field_too_long", {"field": field, "max_length": 64})
     return value.strip()

@@ -426,6 +426,10 @@ class MessagingService(ServiceBase):
             unit_ids = self._duty_unit_ids(person_id)
         return conversations.Scope(frozenset(child_ids), frozenset(unit_ids))
 
+    @staticmethod
+    def _conversation_uuid(conversation_id) -> str:
+        return conversations.existing_id(conversation_id, NotFound("conversation_not_found", {"conversation_id": str(conversation_id)}))
+
     @rpc
     def list_my_conversations(self, limit: int = 50) -> dict:
         """Return the caller's conversations, the most recently active first, with unread counts and totals."""
@@ -440,6 +444,7 @@ class MessagingService(ServiceBase):
     @rpc
     def get_conversation(self, conversation_id: str) -> dict:
         """Return a conversation with its messages to a participant; it does not mark them read."""
+        conversation_id = self._conversation_uuid(conversation_id)
         person_id = self._account_person_id()
         scope = self._scope()
         with self.db.transaction() as session:
@@ -448,6 +453,7 @@ class MessagingService(ServiceBase):
     @rpc
     def reply_to_conversation(self, conversation_id: str, body: str, message_id: str | None = None) -> dict:
         """Add the caller's message to a conversation; a repeated ``message_id`` adds nothing."""
+        conversation_id = self._conversation_uuid(conversation_id)
         body = conversations.text(body, "body", conversations.BODY_MAX_LENGTH)
         message_id = conversations.check_id(message_id or uuid.uuid4(), "message_id")
         person_id = self._account_person_id()
@@ -465,6 +471,7 @@ class MessagingService(ServiceBase):
     @rpc
     def mark_conversation_read(self, conversation_id: str) -> dict:
         """Mark every message of a conversation read by the calling participant."""
+        conversation_id = self._conversation_uuid(conversation_id)
         person_id = self._account_person_id()
         scope = self._scope()
         with self.db.transaction() as session:
@@ -515,6 +522,7 @@ class MessagingService(ServiceBase):
         """Answer feedback sent to a unit where the caller is in the administration; the sender gets an e-mail."""
         body = conversations.text(body, "body", conversations.BODY_MAX_LENGTH)
         answer_id = conversations.check_id(answer_id or uuid.uuid4(), "answer_id")
+        feedback_id = conversations.existing_id(feedback_id, NotFound("feedback_not_found", {"feedback_id": str(feedback_id)}))
         person_id = self._account_person_id()
         with self.db.transaction() as session:
             unit_id = feedback.unit_of(session, feedback_id)
