@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from torget_messaging import ledger, read_model
 from torget_messaging.errors import Conflict, InvalidRequest, NotFound
 from torget_messaging.models import conversation, conversation_message, conversation_participant
-from torget_messaging.notices import email_fields
+from torget_messaging.notices import add_email_notice
 from torget_messaging.texts import NoticeTexts, PersonalIdentityNumberInText, check_no_personal_identity_number
 from torget_shared.db import utcnow
 
@@ -39,9 +39,6 @@ SUBJECT_MAX_LENGTH = 200
 BODY_MAX_LENGTH = 10_000
 MAX_RECIPIENTS = 30
 MESSAGES_MAX = 500
-
-NO_EMAIL = "the guardian has no verified e-mail address"
-EMAIL_TURNED_OFF = "the guardian turned e-mail notices off"
 
 
 @dataclass(frozen=True)
@@ -431,22 +428,11 @@ def notify_guardians(
             conversation_participant.c.person_id != author_person_id,
         )
     ).scalars()
+    context = {"subject": subject, "conversation_url": f"{public_url}/conversations/{conversation_id}"}
     to_send = []
     for guardian_id in guardian_ids:
         recipient = read_model.contact_of(session, guardian_id)
-        common = {
-            "event_id": message_id,
-            "recipient": guardian_id,
-            "channel": ledger.EMAIL,
-            "kind": ledger.CONVERSATION_NOTICE,
-            "recipient_protected": recipient.protected_identity,
-            "language": texts.resolve_language(recipient.language),
-        }
-        reason = NO_EMAIL if not recipient.email else EMAIL_TURNED_OFF if not recipient.email_enabled else None
-        if reason is not None:
-            ledger.add_delivery(session, state=ledger.SKIPPED, last_error=reason, **common)
-            continue
-        context = {"subject": subject, "conversation_url": f"{public_url}/conversations/{conversation_id}"}
-        fields = email_fields(texts, ledger.CONVERSATION_NOTICE, common["language"], context)
-        to_send.append(ledger.add_delivery(session, address=recipient.email, **fields, **common))
+        delivery_id = add_email_notice(session, texts, ledger.CONVERSATION_NOTICE, message_id, recipient, context)
+        if delivery_id is not None:
+            to_send.append(delivery_id)
     return to_send

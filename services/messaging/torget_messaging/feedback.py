@@ -12,7 +12,6 @@ still knows who sent it, so the sender can read the answer.
 """
 
 import logging
-import uuid
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -21,7 +20,7 @@ from torget_messaging import ledger, read_model
 from torget_messaging.conversations import BODY_MAX_LENGTH, SUBJECT_MAX_LENGTH, text
 from torget_messaging.errors import Conflict, InvalidRequest, NotFound
 from torget_messaging.models import feedback, feedback_answer
-from torget_messaging.notices import email_fields
+from torget_messaging.notices import add_email_notice
 from torget_messaging.texts import NoticeTexts
 from torget_shared.db import utcnow
 
@@ -32,9 +31,6 @@ STATES = ("received", "answered")
 RECEIVED, ANSWERED = STATES
 # The SS 12000 duty roles that make a person part of a unit's administration.
 ADMINISTRATION_DUTY_ROLES = ("Rektor", "Förskolechef", "Skoladministratör", "Övrig arbetsledning")
-
-NO_EMAIL = "the recipient has no verified e-mail address"
-EMAIL_TURNED_OFF = "the recipient turned e-mail notices off"
 
 
 def administration_unit_ids(assignments: dict | None) -> set[str]:
@@ -219,25 +215,7 @@ def answer(
 
 
 def _add_email(session: Session, row, answer_id: str, texts: NoticeTexts, public_url: str) -> str | None:
-    recipient = read_model.contact_of(session, row.author_person_id)
-    common = {
-        # The ledger's key: one e-mail per answer.
-        "event_id": answer_id,
-        "recipient": row.author_person_id,
-        "channel": ledger.EMAIL,
-        "kind": ledger.FEEDBACK_ANSWER_NOTICE,
-        "recipient_protected": recipient.protected_identity,
-        "language": texts.resolve_language(recipient.language),
-    }
-    reason = NO_EMAIL if not recipient.email else EMAIL_TURNED_OFF if not recipient.email_enabled else None
-    if reason is not None:
-        ledger.add_delivery(session, state=ledger.SKIPPED, last_error=reason, **common)
-        return None
     context = {"subject": row.subject, "feedback_url": f"{public_url}/feedback/{row.feedback_id}"}
-    return ledger.add_delivery(
-        session, address=recipient.email, **email_fields(texts, ledger.FEEDBACK_ANSWER_NOTICE, common["language"], context), **common
-    )
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
+    recipient = read_model.contact_of(session, row.author_person_id)
+    # One e-mail per answer.
+    return add_email_notice(session, texts, ledger.FEEDBACK_ANSWER_NOTICE, answer_id, recipient, context)

@@ -202,6 +202,33 @@ def email_fields(texts: NoticeTexts, kind: str, language: str, context: dict) ->
     return {"subject": rendered.subject, "body": rendered.text, "html_body": rendered.html}
 
 
+NO_VERIFIED_EMAIL = "the recipient has no verified e-mail address"
+EMAIL_NOTICES_OFF = "the recipient turned e-mail notices off"
+
+
+def add_email_notice(session: Session, texts: NoticeTexts, kind: str, event_id: str, recipient, context: dict) -> str | None:
+    """Store one e-mail of ``kind`` to ``recipient`` (a read_model.Guardian) in their language; return its delivery id.
+
+    The ledger's key is (``event_id``, recipient, ``email``). A recipient
+    with no address or with e-mail notices off gets a ``skipped`` row that
+    says why, and None is returned.
+    """
+    common = {
+        "event_id": event_id,
+        "recipient": recipient.person_id,
+        "channel": ledger.EMAIL,
+        "kind": kind,
+        "recipient_protected": recipient.protected_identity,
+        "language": texts.resolve_language(recipient.language),
+    }
+    reason = NO_VERIFIED_EMAIL if not recipient.email else EMAIL_NOTICES_OFF if not recipient.email_enabled else None
+    if reason is not None:
+        ledger.add_delivery(session, state=ledger.SKIPPED, last_error=reason, **common)
+        return None
+    fields = email_fields(texts, kind, common["language"], context)
+    return ledger.add_delivery(session, address=recipient.email, **fields, **common)
+
+
 def withdraw_absence(session: Session, envelope: dict, texts: NoticeTexts, public_url: str) -> list[str]:
     """Withdraw a notice: cancel what is not sent yet, and correct what may have been sent."""
     payload = envelope["payload"]
