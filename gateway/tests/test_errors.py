@@ -316,3 +316,11 @@ def test_service_exception_gives_500(client, probe_service):
     assert response.status_code == 500
     assert error["code"] == "internal_error"
     assert "the probe failed on purpose" not in response.get_data(as_text=True)
+
+
+def test_nul_in_path_is_404_before_any_service(client):
+    # The messaging service is not running here: a 404 shows the gateway answered by itself.
+    response = client.get("/messaging/units/%00/feedback", headers={"Accept-Language": "en"})
+
+    assert response.status_code == 404
+    assert response.json["error"]["code"] == "not_found"

@@ -937,6 +937,13 @@ def test_feedback_to_the_principal_and_the_answer(talk, signer):
     )
     assert elsewhere.status_code == 403
     assert elsewhere.json["error"]["code"] == "not_member_of_unit"
+    loose_boolean = client.post(
+        f"/messaging/units/{school.unit_id}/feedback",
+        json={"kind": "other", "subject": "Tack", "body": "Tack!", "anonymous": "yes"},
+        headers=karin,
+    )
+    assert loose_boolean.status_code == 422
+    assert list(loose_boolean.json["error"]["fields"]) == ["anonymous"]
     bad_kind = client.post(
         f"/messaging/units/{school.unit_id}/feedback", json={"kind": "praise", "subject": "Tack", "body": "Tack!"}, headers=karin
     )

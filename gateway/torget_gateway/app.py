@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 
 from flask import Flask, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from torget_gateway import attendance, auth, correlation, directory, documents, errors, health, i18n, identity, messaging
 from torget_gateway.api import Api
@@ -20,6 +20,13 @@ def reject_oversized_body() -> None:
         raise RequestEntityTooLarge()
 
 
+def reject_nul_in_path() -> None:
+    # No id contains U+0000, and PostgreSQL refuses it in a query with an
+    # error, so a path with one names nothing: answer 404 before any service is asked.
+    if "\x00" in request.path:
+        raise NotFound()
+
+
 def create_app(config: Mapping | None = None) -> Flask:
     """Create the gateway app from the environment, with ``config`` overriding it."""
     app = Flask(__name__)
@@ -32,6 +39,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     # The correlation id is set first, so every later hook and handler logs it.
     correlation.init_app(app)
     app.before_request(reject_oversized_body)
+    app.before_request(reject_nul_in_path)
     auth.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)

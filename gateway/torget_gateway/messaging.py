@@ -616,6 +616,8 @@ class NewFeedbackSchema(ma.Schema):
     subject = ma.fields.String(required=True, validate=_reject_nul, metadata=SUBJECT)
     body = ma.fields.String(required=True, validate=_reject_nul, metadata=BODY)
     anonymous = ma.fields.Boolean(
+        truthy={True},
+        falsy={False},
         load_default=False, metadata={"description": "Hide the sender from the administration; the sender still gets the answer"}
     )
     feedback_id = ma.fields.UUID(metadata={"description": "An id chosen by the client; a repeated send stores nothing new"})

@@ -210,6 +210,8 @@ def test_guardian_who_loses_custody_loses_the_conversation(school, rabbit_config
         # A guardian writes to staff, not to the other guardian.
         ("karin", ["dolda"], "recipient_not_allowed"),
         ("karin", ["teacher_elsewhere"], "recipient_not_allowed"),
+        # Writing only to oneself is no conversation.
+        ("teacher", ["teacher"], "recipient_not_allowed"),
         # Staff write to the child's guardians; colleagues alone are no conversation with a family.
         ("teacher", ["principal"], "guardian_recipient_required"),
         ("teacher", [], "field_required"),

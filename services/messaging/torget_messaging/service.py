@@ -372,9 +372,7 @@ class MessagingService(ServiceBase):
         guardian_ids = {str(guardian["person_id"]) for guardian in context.get("guardians") or []}
         recipients: dict[str, str] = {}
         for index, recipient in enumerate(opening.recipient_person_ids):
-            if recipient == person_id:
-                continue
-            if recipient in staff_ids:
+            if recipient in staff_ids and recipient != person_id:
                 recipients[recipient] = conversations.STAFF
             elif role == conversations.STAFF and recipient in guardian_ids:
                 recipients[recipient] = conversations.GUARDIAN
