@@ -55,3 +55,33 @@ def test_utc_datetime_round_trip_on_sqlite(tmp_path):
     assert stored == now
     assert stored.tzinfo is not None
     engine.dispose()
+
+
+def test_green_threads_share_a_sqlite_file_without_lock_errors(tmp_path):
+    """A green thread that yields inside a write transaction holds up the others, but none fails with "database is locked".
+
+    With one connection per green thread, the second writer would wait
+    inside SQLite's busy handler, which blocks the whole process, the
+    holder too, until the busy timeout ends in an error.
+    """
+    import eventlet
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'shared.db'}", green=True)
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE counter (id INTEGER PRIMARY KEY, value INTEGER NOT NULL)"))
+        connection.execute(sa.text("INSERT INTO counter VALUES (1, 0)"))
+
+    def add_one() -> None:
+        with engine.begin() as connection:
+            value = connection.execute(sa.text("SELECT value FROM counter WHERE id = 1")).scalar()
+            eventlet.sleep(0.05)  # e.g. an RPC call made inside the transaction
+            connection.execute(sa.text("UPDATE counter SET value = :value WHERE id = 1"), {"value": value + 1})
+
+    pool = eventlet.GreenPool()
+    for _ in range(20):
+        pool.spawn(add_one)
+    pool.waitall()
+
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT value FROM counter")).scalar() == 20
+    engine.dispose()

@@ -14,9 +14,13 @@ from datetime import datetime, timezone
 from sqlalchemy import DateTime, MetaData, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 
 log = logging.getLogger(__name__)
+
+# Seconds a green thread waits for the SQLite connection before the call fails.
+SQLITE_POOL_TIMEOUT = 30
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -64,6 +68,7 @@ def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 
@@ -92,7 +97,20 @@ def make_engine(url: str, green: bool = False) -> Engine:
         patch_psycopg()
 
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        # SQLite lets one connection write at a time, and a connection that
+        # finds the file locked waits inside SQLite, which blocks every green
+        # thread of the process, the lock holder's too, for the whole busy
+        # timeout. One pooled connection per engine makes green threads queue
+        # for it cooperatively instead; WAL lets other processes read while
+        # one writes.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False},
+            poolclass=QueuePool,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=SQLITE_POOL_TIMEOUT,
+        )
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
         return engine
 
