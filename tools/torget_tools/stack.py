@@ -178,14 +178,6 @@ class Vhost:
 
 
 def documents_keys() -> dict:
-    """Return a fresh documents encryption key for this run's stack."""
-    return {
-        "DOCUMENTS_KEYS": "demo=" + base64.b64encode(os.urandom(32)).decode(),
-        "DOCUMENTS_ACTIVE_KEY": "demo",
-    }
-
-
-def documents_keys() -> dict:
     """Return a fresh documents encryption keyring of one key, for a stack that lives one run."""
     return {
         "DOCUMENTS_KEYS": "run=" + base64.b64encode(os.urandom(32)).decode(),
