@@ -121,27 +121,27 @@ class IdentityService(ServiceBase):
 
     # -- BankID login and applying for an account --------------------------
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def start_bankid_login(self, end_user_ip: str) -> dict:
         """Start a BankID order; returns order_ref, auto_start_token and the first qr_data."""
         return logins.start_login(self.ports, end_user_ip, self.caller.language)
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def poll_bankid_login(self, order_ref: str, qr: bool = True) -> dict:
         """Return the order's status, hint code, user message and current qr_data."""
         return logins.poll_login(self.ports, order_ref, self.caller.language, qr=qr)
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def cancel_bankid_login(self, order_ref: str) -> dict:
         return logins.cancel_login(self.ports, order_ref, self.caller.language)
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def complete_bankid_login(self, order_ref: str) -> dict:
         """Log in with a completed order; returns tokens, or raises no_account when the person has none."""
         with self._login_attempt("bankid"):
             return accounts.login_with_bankid(self.ports, order_ref, apply=False, language=self.caller.language)
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def apply_for_account(self, order_ref: str) -> dict:
         """Create the account of a guardian or staff member (or find the existing one) and log in."""
         with self._login_attempt("bankid"):
@@ -149,7 +149,7 @@ class IdentityService(ServiceBase):
 
     # -- password accounts created by staff ---------------------------------
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def create_guardian_account(
         self,
         guardian_person_id: str,
@@ -170,27 +170,27 @@ class IdentityService(ServiceBase):
             language=language,
         )
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def reissue_activation_code(self, account_id: str) -> dict:
         return password_accounts.reissue_activation_code(self.ports, self._account_caller(), account_id)
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def activate_account(self, username: str, code: str, password: str) -> dict:
         return password_accounts.activate_account(self.ports, username=username, code=code, password=password)
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def password_login(self, username: str, password: str) -> dict:
         with self._login_attempt("password"):
             return password_accounts.login_with_password(self.ports, username=username, password=password)
 
     # -- sessions and tokens ------------------------------------------------
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def refresh(self, refresh_token: str) -> dict:
         ports = self.ports
         return self._in_transaction(sessions.refresh_session, ports.protector, ports.settings, str(refresh_token or ""))
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def logout(self, refresh_token: str | None = None) -> dict:
         """End the session of ``refresh_token``, or else the caller's own session."""
         return self._in_transaction(
@@ -201,7 +201,7 @@ class IdentityService(ServiceBase):
             account_id=self.caller.account_id,
         )
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def jwks(self) -> dict:
         """Return the public keys that verify access tokens, as a JWKS."""
         ports = self.ports
@@ -215,12 +215,12 @@ class IdentityService(ServiceBase):
             "algorithms": [tokens.ALGORITHM],
         }
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def token_policy(self) -> dict:
         """Return the role cut-offs and recently revoked sessions that the gateway applies to tokens."""
         return self._in_transaction(access.token_policy, self.runtime.settings)
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def rotate_signing_key(self) -> dict:
         self._administrator()
         kid = self._in_transaction(tokens.create_signing_key, self.runtime.protector)
@@ -228,56 +228,56 @@ class IdentityService(ServiceBase):
 
     # -- the account and its contact details --------------------------------
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def me(self) -> dict:
         caller = self._account_caller()
         return {**contacts.describe_account(self.ports, caller.account_id), "assurance": caller.assurance}
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def request_email_verification(self, email: str) -> dict:
         caller = self._account_caller()
         return contacts.request_email_verification(
             self.ports, account_id=caller.account_id, session_id=self.session_id, email=email
         )
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def verify_email(self, token: str) -> dict:
         return contacts.verify_email(self.ports, token)
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def set_mobile(self, mobile: str | None) -> dict:
         caller = self._account_caller()
         return contacts.set_mobile(self.ports, account_id=caller.account_id, session_id=self.session_id, mobile=mobile)
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def remove_email(self) -> dict:
         caller = self._account_caller()
         return contacts.remove_email(self.ports, account_id=caller.account_id, session_id=self.session_id)
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def set_notice_preferences(self, language: str | None = None, sms: bool | None = None, email: bool | None = None) -> dict:
         caller = self._account_caller()
         return contacts.set_preferences(self.ports, account_id=caller.account_id, language=language, sms=sms, email=email)
 
     # -- administration ------------------------------------------------------
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def set_access_cutoff(self, role: str, date: str) -> dict:
         caller = self._administrator()
         return self._in_transaction(access.set_cutoff, self.runtime.settings, role, date, caller.account_id)
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def clear_access_cutoff(self, role: str) -> dict:
         caller = self._administrator()
         self._in_transaction(access.clear_cutoff, role, caller.account_id)
         return {"role": role, "date": None}
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def access_cutoffs(self) -> list[dict]:
         self._administrator()
         return self._in_transaction(access.list_cutoffs)
 
-    @rpc
+    @rpc(expected_exceptions=IdentityError)
     def disable_account(self, account_id: str, reason: str | None = None) -> dict:
         caller = self._administrator()
         return self._in_transaction(access.disable_account, self.events, account_id, reason, caller.account_id)

@@ -26,7 +26,7 @@ from nameko.timer import Timer
 from torget_messaging import announcements, conversations, feedback, ledger, notices, read_model, views
 from torget_messaging.directory import Directory, child_unit_ids
 from torget_messaging.dispatcher import Dispatcher, Providers
-from torget_messaging.errors import Forbidden, InvalidRequest, NotFound, Unauthenticated
+from torget_messaging.errors import Forbidden, InvalidRequest, MessagingError, NotFound, Unauthenticated
 from torget_messaging.settings import MessagingSettings
 from torget_messaging.texts import NoticeTexts
 from torget_shared import contracts  # noqa: F401  (registers the event schemas)
@@ -157,28 +157,28 @@ class MessagingService(ServiceBase):
 
     # Guardians and staff
 
-    @rpc
+    @rpc(expected_exceptions=MessagingError)
     def list_my_notices(self, limit: int = 50) -> list[dict]:
         """Return the caller's absence notices, newest first, with whether each was acknowledged."""
         guardian_person_id = views.require_guardian(self.caller)
         with self.db.transaction() as session:
             return views.notices_of_guardian(session, guardian_person_id, limit)
 
-    @rpc
+    @rpc(expected_exceptions=MessagingError)
     def acknowledge_notice(self, notice_id: str) -> dict:
         """Record that the calling guardian has taken note of an absence notice ("ta del av")."""
         guardian_person_id = views.require_guardian(self.caller)
         with self.db.transaction() as session:
             return views.acknowledge(session, notice_id, guardian_person_id)
 
-    @rpc
+    @rpc(expected_exceptions=MessagingError)
     def list_unit_notices(self, unit_id: str, local_date: str | None = None) -> list[dict]:
         """Return a unit's absence notices with each guardian's delivery states and acknowledgement."""
         views.require_staff_of_unit(self.caller, unit_id, self._staff_assignments)
         with self.db.transaction() as session:
             return views.notices_of_unit(session, unit_id, local_date)
 
-    @rpc
+    @rpc(expected_exceptions=MessagingError)
     def list_failed_notifications(self, unit_id: str) -> list[dict]:
         """Return a unit's notifications that failed for good, newest first, with the reason."""
         views.require_staff_of_unit(self.caller, unit_id, self._staff_assignments)
@@ -187,7 +187,7 @@ class MessagingService(ServiceBase):
 
     # Announcements
 
-    @rpc
+    @rpc(expected_exceptions=MessagingError)
     def post_announcement(
         self,
         unit_id: str,
@@ -249,7 +249,7 @@ class MessagingService(ServiceBase):
             member_ids.extend(self._directory.group_member_ids(group_id))
         return sorted(set(member_ids))
 
-    @rpc
+    @rpc(expected_exceptions=MessagingError)
     def list_my_announcements(self, limit: int = 50) -> list[dict]:
         """Return the announcements that reach the calling guardian, newest first, in their language."""
         guardian_person_id = views.require_guardian(self.caller)
@@ -258,7 +258,7 @@ class MessagingService(ServiceBase):
             language = read_model.language_of(session, guardian_person_id)
             return announcements.announcements_for_guardian(session, guardian_person_id, unit_ids, group_ids, language, limit)
 
-    @rpc
+    @rpc(expected_exceptions=MessagingError)
     def mark_announcement_read(self, announcement_id: str) -> dict:
         """Record that the calling guardian read an announcement; a repeated call keeps the first time."""
         guardian_person_id = views.require_guardian(self.caller)
@@ -266,14 +266,14 @@ class MessagingService(ServiceBase):
         with self.db.transaction() as session:
             return announcements.mark_read(session, announcement_id, guardian_person_id, unit_ids, group_ids)
 
-    @rpc
+    @rpc(expected_exceptions=MessagingError)
     def list_unit_announcements(self, unit_id: str) -> list[dict]:
         """Return a unit's announcements with their translations and read counts; for staff of the unit."""
         views.require_staff_of_unit(self.caller, unit_id, self._staff_assignments)
         with self.db.transaction() as session:
             return announcements.announcements_of_unit(session, unit_id)
 
-    @rpc
+    @rpc(expected_exceptions=MessagingError)
     def list_announcement_reads(self, announcement_id: str) -> dict:
         """Return which guardians read an announcement and when; for staff with a duty at its unit."""
         views.require_staff_role(self.caller)
@@ -289,7 +289,7 @@ class MessagingService(ServiceBase):
 
     # Conversations
 
-    @rpc
+    @rpc(expected_exceptions=MessagingError)
     def list_conversation_contacts(self, child_person_id: str) -> dict:
         """Return whom the caller may write to about a child: staff of the child's units and, for staff, its guardians.
 
@@ -327,7 +327,7 @@ class MessagingService(ServiceBase):
             ]
         return {"child_person_id": child_person_id, "units": units, "guardians": guardians}
 
-    @rpc
+    @rpc(expected_exceptions=MessagingError)
     def start_conversation(
         self,
         child_person_id: str,
@@ -428,7 +428,7 @@ class MessagingService(ServiceBase):
     def _conversation_uuid(conversation_id) -> str:
         return conversations.existing_id(conversation_id, NotFound("conversation_not_found", {"conversation_id": str(conversation_id)}))
 
-    @rpc
+    @rpc(expected_exceptions=MessagingError)
     def list_my_conversations(self, limit: int = 50) -> dict:
         """Return the caller's conversations, the most recently active first, with unread counts and totals."""
         person_id = self._account_person_id()
@@ -439,7 +439,7 @@ class MessagingService(ServiceBase):
                 "conversations": conversations.conversations_of(session, person_id, scope, limit),
             }
 
-    @rpc
+    @rpc(expected_exceptions=MessagingError)
     def get_conversation(self, conversation_id: str) -> dict:
         """Return a conversation with its messages to a participant; it does not mark them read."""
         conversation_id = self._conversation_uuid(conversation_id)
@@ -448,7 +448,7 @@ class MessagingService(ServiceBase):
         with self.db.transaction() as session:
             return conversations.conversation_view(session, conversation_id, person_id, scope)
 
-    @rpc
+    @rpc(expected_exceptions=MessagingError)
     def reply_to_conversation(self, conversation_id: str, body: str, message_id: str | None = None) -> dict:
         """Add the caller's message to a conversation; a repeated ``message_id`` adds nothing."""
         conversation_id = self._conversation_uuid(conversation_id)
@@ -466,7 +466,7 @@ class MessagingService(ServiceBase):
         self.delivery.dispatcher(self.db).deliver_all(to_send)
         return message
 
-    @rpc
+    @rpc(expected_exceptions=MessagingError)
     def mark_conversation_read(self, conversation_id: str) -> dict:
         """Mark every message of a conversation read by the calling participant."""
         conversation_id = self._conversation_uuid(conversation_id)
@@ -477,7 +477,7 @@ class MessagingService(ServiceBase):
 
     # Feedback
 
-    @rpc
+    @rpc(expected_exceptions=MessagingError)
     def send_feedback(
         self, unit_id: str, kind: str, subject: str, body: str, anonymous: bool = False, feedback_id: str | None = None
     ) -> dict:
@@ -501,21 +501,21 @@ class MessagingService(ServiceBase):
                 return conversations.GUARDIAN
         raise Forbidden("not_member_of_unit", {"unit_id": unit_id})
 
-    @rpc
+    @rpc(expected_exceptions=MessagingError)
     def list_my_feedback(self, limit: int = 50) -> list[dict]:
         """Return the feedback the caller sent, newest first, with the answers."""
         person_id = self._account_person_id()
         with self.db.transaction() as session:
             return feedback.feedback_of_author(session, person_id, limit)
 
-    @rpc
+    @rpc(expected_exceptions=MessagingError)
     def list_unit_feedback(self, unit_id: str, state: str | None = None) -> list[dict]:
         """Return a unit's feedback to its administration, newest first; ``state`` received or answered."""
         self._require_administration(unit_id)
         with self.db.transaction() as session:
             return feedback.feedback_of_unit(session, unit_id, state)
 
-    @rpc
+    @rpc(expected_exceptions=MessagingError)
     def answer_feedback(self, feedback_id: str, body: str, answer_id: str | None = None) -> dict:
         """Answer feedback sent to a unit where the caller is in the administration; the sender gets an e-mail."""
         body = conversations.text(body, "body", conversations.BODY_MAX_LENGTH)
