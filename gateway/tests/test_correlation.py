@@ -2,6 +2,10 @@
 
 import re
 
+import pytest
+
+from torget_gateway.correlation import redact_path
+
 
 def test_request_id_round_trip(client):
     response = client.get("/healthz", headers={"X-Request-ID": "client-chosen.id:42"})
@@ -51,6 +55,19 @@ def test_log_omits_query_and_identity_numbers(client, json_log):
     assert lines[0]["status"] == 404
     assert "s3cret" not in text
     assert "1234" not in text
+
+
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        # A UUID whose first groups are digits keeps every character.
+        ("/messaging/conversations/12345678-1234-4abc-8def-0123456789ab", "/messaging/conversations/12345678-1234-4abc-8def-0123456789ab"),
+        ("/documents/children/20121212-1212/x", "/documents/children/[redacted]/x"),
+        ("/a/201212121212", "/a/[redacted]"),
+    ],
+)
+def test_redaction_keeps_uuids_whole(path, logged):
+    assert redact_path(path) == logged
 
 
 def test_correlation_id_reaches_service(client, probe_service):

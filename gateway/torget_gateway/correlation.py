@@ -20,12 +20,15 @@ log = logging.getLogger("torget_gateway.requests")
 
 # Swedish personal identity and coordination numbers: YYMMDD or YYYYMMDD,
 # an optional - or +, and four digits.
-_IDENTITY_NUMBER = re.compile(r"(?<!\d)(?:\d{8}|\d{6})[-+]?\d{4}(?!\d)")
+_IDENTITY_NUMBER = r"(?<!\d)(?:\d{8}|\d{6})[-+]?\d{4}(?!\d)"
+# A UUID whose first groups are all digits has that shape too, and is kept.
+_UUID = r"(?<![0-9A-Fa-f-])[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}(?![0-9A-Fa-f-])"
+_UUID_OR_IDENTITY_NUMBER = re.compile(f"({_UUID})|{_IDENTITY_NUMBER}")
 
 
 def redact_path(path: str) -> str:
-    """Return ``path`` with anything shaped like a personal identity number masked."""
-    return _IDENTITY_NUMBER.sub("[redacted]", path)
+    """Return ``path`` with anything shaped like a personal identity number masked, UUIDs left whole."""
+    return _UUID_OR_IDENTITY_NUMBER.sub(lambda match: match.group(1) or "[redacted]", path)
 
 
 def start_request() -> None:
