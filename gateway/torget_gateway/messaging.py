@@ -499,14 +499,14 @@ class NewConversationSchema(ma.Schema):
         },
     )
     conversation_id = ma.fields.UUID(
-        metadata={"description": "An id chosen by the client; a repeated start with the same id returns the first conversation"}
+        metadata={"description": "An id chosen by the client; a repeated start with the same id and content returns the first conversation, other content gets 409"}
     )
 
 
 class NewMessageSchema(ma.Schema):
     body = ma.fields.String(required=True, validate=_reject_nul, metadata=BODY)
     message_id = ma.fields.UUID(
-        metadata={"description": "An id chosen by the client; a repeated send with the same id adds no second message"}
+        metadata={"description": "An id chosen by the client; a repeated send with the same id and body adds no second message, another body gets 409"}
     )
 
 
@@ -620,12 +620,12 @@ class NewFeedbackSchema(ma.Schema):
         falsy={False},
         load_default=False, metadata={"description": "Hide the sender from the administration; the sender still gets the answer"}
     )
-    feedback_id = ma.fields.UUID(metadata={"description": "An id chosen by the client; a repeated send stores nothing new"})
+    feedback_id = ma.fields.UUID(metadata={"description": "An id chosen by the client; a repeated send with the same content stores nothing new, other content gets 409"})
 
 
 class NewFeedbackAnswerSchema(ma.Schema):
     body = ma.fields.String(required=True, validate=_reject_nul, metadata=BODY)
-    answer_id = ma.fields.UUID(metadata={"description": "An id chosen by the client; a repeated answer stores nothing new"})
+    answer_id = ma.fields.UUID(metadata={"description": "An id chosen by the client; a repeated answer with the same body stores nothing new, another body gets 409"})
 
 
 class UnitFeedbackArgs(ma.Schema):

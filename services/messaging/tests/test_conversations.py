@@ -256,6 +256,25 @@ def test_repeated_start_and_reply_store_once(school, rabbit_config, smtp_server)
     wait_for(lambda: len(smtp_recipients(smtp_server)) == 2, timeout=15)
     assert sorted(row["event_id"] for row in notice_rows(school.database_url)) == sorted({row["event_id"] for row in notice_rows(school.database_url)})
 
+    # The same ids with other content would drop the new text without a word, so they conflict.
+    changed_start = rejection(
+        rabbit_config,
+        school.teacher,
+        "start_conversation",
+        school.child_id,
+        school.unit_id,
+        "Ett annat ämne",
+        "Hej! Kan vi flytta samtalet till torsdag?",
+        [school.karin.person_id],
+        conversation_id=conversation_id,
+    )
+    assert changed_start.exc_type == "Conflict"
+    changed_reply = rejection(
+        rabbit_config, school.teacher, "reply_to_conversation", conversation_id, "Annan text", message_id=message_id
+    )
+    assert changed_reply.exc_type == "Conflict"
+    assert call_as(rabbit_config, school.teacher, "get_conversation", conversation_id)["message_count"] == 2
+
     # Another person may not take the id.
     error = rejection(rabbit_config, school.guardian(school.karin), "start_conversation", school.child_id, school.unit_id, "Ämne", "Text", [school.teacher.person_id], conversation_id=conversation_id)
     assert error.exc_type == "Conflict"

@@ -140,6 +140,9 @@ def test_repeated_answer_is_stored_and_mailed_once(school, rabbit_config, smtp_s
     for _ in range(2):
         call_as(rabbit_config, school.principal, "answer_feedback", sent["feedback_id"], "Tack!", answer_id=answer_id)
 
+    changed = rejection(rabbit_config, school.principal, "answer_feedback", sent["feedback_id"], "Tack så mycket!", answer_id=answer_id)
+    assert changed.exc_type == "Conflict"
+
     [mine] = call_as(rabbit_config, school.guardian(school.karin), "list_my_feedback")
     assert len(mine["answers"]) == 1
     wait_for(lambda: smtp_recipients(smtp_server) == ["karin@example.se"], timeout=15)
@@ -164,3 +167,16 @@ def test_invalid_feedback_names_the_field(school, rabbit_config, overrides, code
     assert code in error.value
     assert f"'{field}'" in error.value
     assert call_as(rabbit_config, school.guardian(school.karin), "list_my_feedback") == []
+
+
+def test_repeated_send_with_other_content_conflicts(school, rabbit_config):
+    karin = school.guardian(school.karin)
+    feedback_id = str(uuid.uuid4())
+    first = send(rabbit_config, school, karin, feedback_id=feedback_id)
+    assert send(rabbit_config, school, karin, feedback_id=feedback_id) == first
+
+    changed = rejection(
+        rabbit_config, karin, "send_feedback", school.unit_id, "complaint", "Skolgården", "Annan text", feedback_id=feedback_id
+    )
+    assert changed.exc_type == "Conflict"
+    assert [item["body"] for item in call_as(rabbit_config, karin, "list_my_feedback")] == [first["body"]]

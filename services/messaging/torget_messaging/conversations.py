@@ -162,14 +162,30 @@ def _not_found(conversation_id: str) -> NotFound:
     return NotFound("conversation_not_found", {"conversation_id": conversation_id})
 
 
-def find_started(session: Session, conversation_id: str, person_id: str):
+def find_started(session: Session, conversation_id: str, person_id: str, opening: Opening):
     """Return the conversation already started with this id by this person, or None if the id is free.
 
     A client that repeats a start (after a timeout, say) sends the same id and
-    gets the first conversation back instead of a second one.
+    gets the first conversation back instead of a second one. The id used
+    by someone else, or for another child, unit, subject or first message,
+    is a conflict: the client would otherwise believe its new text was sent.
     """
     row = _conversation(session, conversation_id)
-    if row is not None and row.started_by_person_id != person_id:
+    if row is None:
+        return None
+    first_body = session.execute(
+        select(conversation_message.c.body).where(
+            conversation_message.c.conversation_id == conversation_id, conversation_message.c.seq == 1
+        )
+    ).scalar_one_or_none()
+    same = (row.started_by_person_id, row.child_person_id, row.unit_id, row.subject, first_body) == (
+        person_id,
+        opening.child_person_id,
+        opening.unit_id,
+        opening.subject,
+        opening.body,
+    )
+    if not same:
         raise Conflict("conversation_id_in_use", {"conversation_id": conversation_id})
     return row
 
@@ -238,7 +254,7 @@ def reply(session: Session, conversation_id: str, person_id: str, scope: Scope, 
 
     existing = session.execute(select(conversation_message).where(conversation_message.c.message_id == message_id)).first()
     if existing is not None:
-        if existing.author_person_id != person_id or existing.conversation_id != conversation_id:
+        if (existing.author_person_id, existing.conversation_id, existing.body) != (person_id, conversation_id, body):
             raise Conflict("message_id_in_use", {"message_id": message_id})
         return _message_row(existing), False
 

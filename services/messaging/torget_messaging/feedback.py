@@ -51,10 +51,17 @@ def validate(kind, subject, body, anonymous) -> tuple[str, str, str, bool]:
     return kind, text(subject, "subject", SUBJECT_MAX_LENGTH), text(body, "body", BODY_MAX_LENGTH), anonymous
 
 
-def find_sent(session: Session, feedback_id: str, person_id: str):
-    """Return the feedback already sent with this id by this person, or None if the id is free."""
+def find_sent(session: Session, feedback_id: str, person_id: str, unit_id: str, checked: tuple[str, str, str, bool]):
+    """Return the same feedback already sent with this id by this person, or None if the id is free.
+
+    The id used by someone else, or for other content, is a conflict.
+    """
     row = session.execute(select(feedback).where(feedback.c.feedback_id == feedback_id)).first()
-    if row is not None and row.author_person_id != person_id:
+    if row is not None and (row.author_person_id, row.unit_id, (row.kind, row.subject, row.body, row.anonymous)) != (
+        person_id,
+        unit_id,
+        checked,
+    ):
         raise Conflict("feedback_id_in_use", {"feedback_id": feedback_id})
     return row
 
@@ -196,7 +203,7 @@ def answer(
     existing = session.execute(select(feedback_answer).where(feedback_answer.c.answer_id == answer_id)).first()
     delivery_id = None
     if existing is not None:
-        if existing.author_person_id != author_person_id or existing.feedback_id != feedback_id:
+        if (existing.author_person_id, existing.feedback_id, existing.body) != (author_person_id, feedback_id, body):
             raise Conflict("answer_id_in_use", {"answer_id": answer_id})
     else:
         now = utcnow()

@@ -351,7 +351,7 @@ class MessagingService(ServiceBase):
             raise NotFound("child_not_found", {"child_person_id": opening.child_person_id})
 
         with self.db.transaction() as session:
-            if conversations.find_started(session, conversation_id, person_id) is not None:
+            if conversations.find_started(session, conversation_id, person_id, opening) is not None:
                 return conversations.conversation_view(session, conversation_id, person_id, self._scope())
             if not read_model.feature_enabled(session, opening.unit_id, "conversations"):
                 raise Forbidden("feature_disabled", {"feature": "conversations", "unit_id": opening.unit_id})
@@ -487,7 +487,7 @@ class MessagingService(ServiceBase):
         person_id = self._account_person_id()
         role = self._role_at_unit(person_id, unit_id)
         with self.db.transaction() as session:
-            if feedback.find_sent(session, feedback_id, person_id) is None:
+            if feedback.find_sent(session, feedback_id, person_id, unit_id, checked) is None:
                 feedback.send(session, feedback_id, unit_id, person_id, role, checked)
             return feedback.sender_view(session, feedback_id)
 
