@@ -44,6 +44,7 @@ BODY_ENDPOINTS = {
     ("POST", "/attendance/check-outs"),
     ("PUT", "/attendance/lesson-plans"),
     ("POST", "/documents"),
+    ("POST", "/messaging/conversations"),
 }
 ID_PARAMETERS = {"child_person_id", "child_id", "lesson_id", "group_id", "document_id", "attachment_id", "unit_id"}
 # Endpoints that must be in the matrix; a renamed route must not drop out of it unnoticed.

@@ -72,6 +72,8 @@ def test_contact_details_are_verified(journey):
         assert contact["mobile"] == guardian.mobile
         assert contact["language"] == guardian.language
         assert contact["preferences"] == {"sms": True, "email": True}
+        # The guardian chose the language before giving the address, so the verification mail is in it.
+        assert journey.record["verification_mails"][guardian.email]["content_language"] == guardian.language
 
         me = guardian.session.get("/identity/me")
         assert me["email"] == guardian.email
@@ -143,3 +145,16 @@ def test_iup_accesses_are_logged(journey):
 
     reads = journey.record["guardian_reads"]
     assert [(entry["action"], entry["assurance"], entry["decision"]) for entry in reads] == [("read", "bankid", "granted")]
+
+
+def test_guardian_and_teacher_converse(journey):
+    conversation = journey.record["conversation"]
+    guardian = journey.guardians[0]
+
+    assert [message["author"]["role"] for message in conversation["messages"]] == ["guardian", "staff"]
+    assert conversation["unread_count"] == 1
+    [mail] = journey.record["conversation_mails"]
+    # The guardian chose English; the e-mail names the conversation but does not carry the answer.
+    assert mail["content_language"] == guardian.language
+    assert mail["subject"] == "New message in Torget: Idrottskläder"
+    assert "handduk" not in mail["text"]

@@ -719,13 +719,12 @@ def test_unknown_announcement_is_404(school, signer):
         reads = client.get(
             f"/messaging/announcements/{made_up}/reads", headers=signer.bearer(school.teacher_id, "staff", language)
         )
-        # %00 is a NUL character, which PostgreSQL rejects in a query.
+        # A path with a NUL character gets the gateway's own 404 (see test_errors).
         malformed = [
             client.post(
-                f"/messaging/announcements/{bad_id}/read",
+                "/messaging/announcements/not-a-uuid/read",
                 headers=signer.bearer(school.karin.person_id, "guardian", language),
             )
-            for bad_id in ("not-a-uuid", "%00")
         ]
 
         for response in (unknown, not_reaching, reads, *malformed):

@@ -348,23 +348,26 @@ class Journey:
         return self.family
 
     def apply_and_set_up_contact(self, guardian: Guardian) -> dict:
-        """Apply with BankID, verify the e-mail address from the catcher's mail, add a mobile number, pick the language."""
+        """Apply with BankID, pick the language, verify the e-mail address from the catcher's mail, add a mobile number."""
         person = guardian.person
         tokens = self.gateway.bankid_login(person.personal_number, person.given_name, person.family_name, apply=True)
         guardian.session = Session(self.gateway, tokens, person.name)
         self.say(f"  {person.name} applied with BankID: roles {tokens['roles']}, assurance {tokens['assurance']}")
 
+        # The language first, so that the verification mail is in it too.
+        guardian.session.patch("/identity/me/preferences", {"language": guardian.language})
         mails_before = len(self.gateway.mails(guardian.email))
         guardian.session.post("/identity/me/email", {"email": guardian.email}, 202)
         mails = wait_for(
             lambda: self.gateway.mails(guardian.email)[mails_before:], 30, f"the verification mail to {guardian.email}"
         )
         mail = mails[-1]
+        self.record.setdefault("verification_mails", {})[guardian.email] = mail
         guardian.session.post("/identity/email-verification", {"token": verification_token(mail)}, 200)
         self.say(f"  verified {guardian.email} with the link from the mail {mail['subject']!r}")
 
         guardian.session.put("/identity/me/mobile", {"mobile": guardian.mobile})
-        contact = guardian.session.patch("/identity/me/preferences", {"language": guardian.language, "sms": True, "email": True})
+        contact = guardian.session.patch("/identity/me/preferences", {"sms": True, "email": True})
         self.say(f"  mobile {contact['mobile']}, notices in {contact['language']}, SMS {contact['preferences']['sms']}")
         return contact
 
@@ -509,7 +512,43 @@ class Journey:
             for entry in self.record["guardian_reads"]:
                 say(f"  documents' own audit trail: {entry['occurred_at']} guardian {entry['action']} "
                     f"version {entry['document_version']} with {entry['assurance']}: {entry['decision']}")
+
+        self.converse()
         return self.record
+
+    def converse(self) -> None:
+        """The first guardian writes to the teacher about the child, and the teacher answers."""
+        family, guardian = self.family, self.guardians[0]
+        self.say(f"7. {guardian.person.name} writes to {family.teacher.name} about {family.child.given_name}")
+        contacts = guardian.session.get(f"/messaging/children/{family.child.person_id}/conversation-contacts")
+        staff = [member for unit in contacts["units"] for member in unit["staff"]]
+        self.say(f"  the guardian may write to {len(staff)} staff of {family.unit_name}")
+        mails_before = len(self.gateway.mails(guardian.email))
+        started = guardian.session.post(
+            "/messaging/conversations",
+            {
+                "child_person_id": family.child.person_id,
+                "unit_id": family.unit_id,
+                "subject": "Idrottskläder",
+                "body": "Hej! Behöver hen ha med sig inneskor på fredag?",
+                "recipient_person_ids": [family.teacher.person_id],
+            },
+            201,
+        )
+        inbox = self.teacher.get("/messaging/conversations")
+        self.say(f"  the teacher has {inbox['unread_messages']} unread message in {inbox['unread_conversations']} conversation")
+        self.teacher.post(
+            f"/messaging/conversations/{started['conversation_id']}/messages", {"body": "Ja, inneskor och handduk."}, 201
+        )
+        mails = wait_for(
+            lambda: self.gateway.mails(guardian.email)[mails_before:], 30, f"the message e-mail to {guardian.email}"
+        )
+        conversation = guardian.session.get(f"/messaging/conversations/{started['conversation_id']}")
+        self.record["conversation"] = conversation
+        self.record["conversation_mails"] = mails
+        self.say(f"  {guardian.person.name} got the e-mail {mails[-1]['subject']!r} and reads:")
+        for message in conversation["messages"]:
+            self.say(f"    {message['author']['name']}: {message['body']}")
 
 
 def guardian_reads(database_url: str, document_id: str) -> list[dict]:
