@@ -255,10 +255,15 @@ def test_english_variant_and_unknown_language(client):
     british = client.get("/nowhere", headers={"Accept-Language": "en-GB,en;q=0.8"}).get_json()
     german = client.get("/nowhere", headers={"Accept-Language": "de-DE"}).get_json()
     preferred = client.get("/nowhere", headers={"Accept-Language": "en;q=0.5, sv;q=0.9"}).get_json()
+    regional_first = client.get("/nowhere", headers={"Accept-Language": "en-GB,sv;q=0.1"}).get_json()
+    swedish_region = client.get("/nowhere", headers={"Accept-Language": "sv-FI,en;q=0.5"}).get_json()
 
     assert british["error"]["message"] == "No resource exists at /nowhere."
     assert german["error"]["message"] == "Det finns ingen resurs på /nowhere."
     assert preferred["error"]["message"] == "Det finns ingen resurs på /nowhere."
+    # A regional tag counts for its language, before a less preferred exact one.
+    assert regional_first["error"]["message"] == "No resource exists at /nowhere."
+    assert swedish_region["error"]["message"] == "Det finns ingen resurs på /nowhere."
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -324,3 +329,27 @@ def test_nul_in_path_is_404_before_any_service(client):
 
     assert response.status_code == 404
     assert response.json["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('{"name": "Ada\\ud800"}', "name"),
+        ('{"name": "\\udc00"}', "name"),
+        ('{"tags": ["ok", "\\ud83d"]}', "tags.1"),
+    ],
+)
+def test_half_a_surrogate_pair_is_400_naming_the_field(client, body, field):
+    response = client.post("/test/echo", data=body, content_type="application/json", headers={"Accept-Language": "en"})
+
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "invalid_json"
+    assert list(response.json["error"]["fields"]) == [field]
+    assert field in response.json["error"]["message"]
+
+
+def test_a_whole_surrogate_pair_is_a_character(client):
+    response = client.post("/test/echo", data='{"name": "Ada \\ud83d\\ude00"}', content_type="application/json")
+
+    assert response.status_code == 200
+    assert response.json["name"] == "Ada \U0001f600"

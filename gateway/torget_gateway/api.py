@@ -2,7 +2,8 @@
 
 Every blueprint of the gateway uses this Blueprint: its argument parser
 rejects a JSON-body request that is not sent as JSON with 415, where webargs
-alone would treat the body as absent and report missing fields.
+alone would treat the body as absent and report missing fields, and a body
+with half of a UTF-16 surrogate pair in a string with 400.
 """
 
 import flask_smorest
@@ -10,7 +11,7 @@ from flask import Request
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import UnsupportedMediaType
 
-from torget_gateway.errors import ErrorResponseSchema
+from torget_gateway.errors import ErrorResponseSchema, check_no_lone_surrogate
 
 
 class JsonBodyParser(FlaskParser):
@@ -18,6 +19,12 @@ class JsonBodyParser(FlaskParser):
         if not is_json_request(req):
             raise UnsupportedMediaType()
         return super().load_json(req, schema)
+
+    def _raw_load_json(self, req: Request):
+        # webargs turns a JSONDecodeError raised here into a 400 that names its cause.
+        body = super()._raw_load_json(req)
+        check_no_lone_surrogate(req.get_data(as_text=True), body)
+        return body
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -73,6 +73,39 @@ def error_response(error: ApiError) -> Response:
     return response
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class LoneSurrogateError(json.JSONDecodeError):
+    """A JSON body with half of a UTF-16 surrogate pair in a string, such as "\\ud800".
+
+    JSON's escapes allow it, but it is no character: no database or e-mail
+    can store it as text.
+    """
+
+    def __init__(self, field: str, document: str):
+        super().__init__(f"half of a surrogate pair in {field}", document, 0)
+        self.field = field
+
+
+def check_no_lone_surrogate(document: str, value) -> None:
+    """Raise LoneSurrogateError naming the first key or string of ``value`` that holds half of a surrogate pair."""
+    stack = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                raise LoneSurrogateError(path or "(body)", document)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                child_path = f"{path}.{key}" if path else str(key)
+                if _SURROGATE.search(str(key)):
+                    raise LoneSurrogateError(path or "(body)", document)
+                stack.append((child_path, child))
+        elif isinstance(item, list):
+            stack.extend((f"{path}.{index}" if path else str(index), child) for index, child in enumerate(item))
+
+
 def _caused_by_invalid_json(exc: BaseException) -> json.JSONDecodeError | UnicodeDecodeError | None:
     """Return the JSON decoding error behind a 400, raised by webargs or by ``request.get_json``."""
     data = getattr(exc, "data", None) or {}
@@ -87,6 +120,12 @@ def _caused_by_invalid_json(exc: BaseException) -> json.JSONDecodeError | Unicod
 
 
 def _invalid_json(decode_error) -> ApiError:
+    if isinstance(decode_error, LoneSurrogateError):
+        message = gettext(
+            "The field %(field)s contains half of a UTF-16 surrogate pair (\\ud800 to \\udfff), which is not a character.",
+            field=decode_error.field,
+        )
+        return ApiError(400, "invalid_json", message, fields={decode_error.field: [message]})
     if isinstance(decode_error, json.JSONDecodeError):
         message = gettext(
             "The request body is not valid JSON: the error is at line %(line)d, column %(column)d.",

@@ -518,6 +518,10 @@ class ConversationListArgs(ma.Schema):
     )
 
 
+class FeedbackListArgs(ma.Schema):
+    limit = _limit_field("feedback items")
+
+
 class ParticipantSchema(ma.Schema):
     person_id = ma.fields.String(
         allow_none=True, metadata={"description": "null when a guardian looks at a participant with protected identity"}
@@ -760,7 +764,7 @@ def list_unit_feedback(args, unit_id):
 
 
 @blueprint.route("/feedback", methods=["GET"])
-@blueprint.arguments(ConversationListArgs, location="query")
+@blueprint.arguments(FeedbackListArgs, location="query")
 @blueprint.response(200, FeedbackSchema(many=True))
 def list_my_feedback(args):
     """List the feedback the caller sent, newest first, with the answers."""
