@@ -150,6 +150,9 @@ def run_mail_catcher(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
 
+    # aiosmtpd logs each recipient address at INFO on its "mail.log" logger;
+    # addresses are personal data and stay out of the log.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     store = MailStore()
     controller = Controller(SmtpHandler(store), hostname=args.host, port=args.smtp_port)
     server = ThreadingHTTPServer((args.host, args.http_port), _http_handler(store))

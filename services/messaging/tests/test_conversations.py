@@ -145,13 +145,14 @@ def test_guardian_writes_teacher_answers_and_unread_counts_follow(school, rabbit
         (1, "Karin Lind", True),
         (2, "Lena Berg", False),
     ]
-    # The e-mail tells of the message but does not carry it.
+    # The e-mail tells of the message and links to it, but carries neither it nor the subject.
     with smtp_server.lock:
         [mail] = smtp_server.messages
     text = mail["message"].get_body(("plain",)).get_content()
     assert "Torsdag kl 15" not in text
-    assert "Utvecklingssamtal" in text
-    assert "nytt meddelande" in mail["message"]["Subject"].lower()
+    assert "Utvecklingssamtal" not in text
+    assert mail["message"]["Subject"] == "Nytt meddelande i Torget"
+    assert f"/conversations/{conversation_id}" in text
 
     call_as(rabbit_config, karin, "mark_conversation_read", conversation_id)
     assert call_as(rabbit_config, karin, "list_my_conversations")["unread_messages"] == 0

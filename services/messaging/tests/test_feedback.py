@@ -98,7 +98,10 @@ def test_guardian_complains_and_the_principal_answers(school, rabbit_config, smt
     wait_for(lambda: smtp_recipients(smtp_server) == ["karin@example.se"], timeout=15)
     with smtp_server.lock:
         [mail] = smtp_server.messages
-    assert "Skolgården" in mail["message"]["Subject"]
+    # The e-mail links to the answer; neither the subject nor the answer leaves Torget.
+    assert mail["message"]["Subject"] == "Du har fått svar på dina synpunkter"
+    text = mail["message"].get_body(("plain",)).get_content()
+    assert "Skolgården" not in text and "rastvakt" not in text
     assert call_as(rabbit_config, school.administrator, "list_unit_feedback", school.unit_id, "received") == []
 
 

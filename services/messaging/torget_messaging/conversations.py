@@ -429,14 +429,11 @@ def notify_guardians(
 ) -> list[str]:
     """Store an e-mail notice of a new message to each guardian of the conversation but the author; return those to send.
 
-    The e-mail names the conversation and links to it but does not carry
-    the message: what is written about a child stays in Torget. The
-    ledger's key is (message id, guardian, ``email``), so a retried reply
-    sends nothing twice.
+    The e-mail links to the conversation but carries neither the message
+    nor the subject: both are written by people and may say something
+    about a child, and e-mail leaves Torget. The ledger's key is
+    (message id, guardian, ``email``), so a retried reply sends nothing twice.
     """
-    subject = session.execute(
-        select(conversation.c.subject).where(conversation.c.conversation_id == conversation_id)
-    ).scalar_one()
     guardian_ids = session.execute(
         select(conversation_participant.c.person_id).where(
             conversation_participant.c.conversation_id == conversation_id,
@@ -444,7 +441,7 @@ def notify_guardians(
             conversation_participant.c.person_id != author_person_id,
         )
     ).scalars()
-    context = {"subject": subject, "conversation_url": f"{public_url}/conversations/{conversation_id}"}
+    context = {"conversation_url": f"{public_url}/conversations/{conversation_id}"}
     to_send = []
     for guardian_id in guardian_ids:
         recipient = read_model.contact_of(session, guardian_id)

@@ -4,8 +4,8 @@ Anyone with an account sends feedback to a unit of their own: a guardian to
 a unit where one of their children is placed, staff to a unit where they
 have a duty. The unit's administration (its principal, school
 administrators and other managers with a duty there) lists and answers it.
-The sender sees the answers; an answer is also e-mailed to the sender when
-they have a verified address and e-mail notices on.
+The sender sees the answers; the sender also gets an e-mail with a link to
+them when they have a verified address and e-mail notices on.
 
 Feedback sent anonymously shows the administration no sender. The service
 still knows who sent it, so the sender can read the answer.
@@ -222,7 +222,8 @@ def answer(
 
 
 def _add_email(session: Session, row, answer_id: str, texts: NoticeTexts, public_url: str) -> str | None:
-    context = {"subject": row.subject, "feedback_url": f"{public_url}/feedback/{row.feedback_id}"}
+    # The link only: the subject may say something about a child, and e-mail leaves Torget.
+    context = {"feedback_url": f"{public_url}/feedback/{row.feedback_id}"}
     recipient = read_model.contact_of(session, row.author_person_id)
     # One e-mail per answer.
     return add_email_notice(session, texts, ledger.FEEDBACK_ANSWER_NOTICE, answer_id, recipient, context)
