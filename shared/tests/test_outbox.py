@@ -1,5 +1,6 @@
 """The outbox: a crash never loses an event, a stuck claim is taken over."""
 
+import logging
 import subprocess
 import sys
 import threading
@@ -108,14 +109,17 @@ def test_unreachable_broker_retries_then_fails(service_database):
     engine.dispose()
 
 
-def test_event_without_queue_marked_unrouted(service_database, amqp_uri):
+def test_event_without_queue_marked_unrouted(service_database, amqp_uri, caplog):
     database_url = service_database("attendance")
     engine = make_engine(database_url)
     add_event(engine, "unbound")
     relay = OutboxRelay(engine, amqp_uri, PRODUCER, retry_delays=(60.0,))
 
-    assert relay.relay_once() == 1
-    assert relay.relay_once() == 0
+    with caplog.at_level(logging.WARNING, logger="amqp"):
+        assert relay.relay_once() == 1
+        assert relay.relay_once() == 0
+    # The broker's ack of the returned event comes on the closing channel; py-amqp's warning about it is dropped.
+    assert [record.getMessage() for record in caplog.records if record.name == "amqp"] == []
 
     [row] = outbox_rows(database_url)
     assert row["state"] == UNROUTED

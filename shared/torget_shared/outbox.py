@@ -23,6 +23,7 @@ import threading
 import uuid
 from datetime import timedelta
 
+from amqp.abstract_channel import IGNORED_METHOD_DURING_CHANNEL_CLOSE
 from nameko.amqp.publish import Publisher, UndeliverableMessage
 from nameko.constants import HEADER_PREFIX
 from nameko.standalone.events import get_event_exchange
@@ -34,6 +35,26 @@ from torget_shared.db import UTCDateTime, utcnow
 from torget_shared.events import build_envelope
 
 log = logging.getLogger(__name__)
+
+
+class IgnoredAckOfReturnedMessage(logging.Filter):
+    """Drops py-amqp's warning about the publisher confirm of a message the broker returned.
+
+    An event with no queue bound comes back as basic.return, nameko raises
+    UndeliverableMessage and closes the channel, and the broker's basic.ack
+    (method 60, 80) that follows arrives on the closing channel. py-amqp
+    warns once per such event, although the relay has marked it unrouted.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.msg == IGNORED_METHOD_DURING_CHANNEL_CLOSE
+            and record.args
+            and tuple(record.args[0]) == (60, 80)
+        )
+
+
+logging.getLogger("amqp").addFilter(IgnoredAckOfReturnedMessage())
 
 PENDING = "pending"
 SENT = "sent"
