@@ -1,5 +1,7 @@
 """The nameko database provider: one session per worker, nothing left open."""
 
+import logging
+
 import sqlalchemy as sa
 from nameko.rpc import rpc
 
@@ -85,3 +87,30 @@ def test_green_threads_share_a_sqlite_file_without_lock_errors(tmp_path):
     with engine.connect() as connection:
         assert connection.execute(sa.text("SELECT value FROM counter")).scalar() == 20
     engine.dispose()
+
+
+class Refusing(ServiceBase):
+    name = "refusing_probe"
+
+    @rpc(expected_exceptions=ValueError)
+    def refuse(self) -> None:
+        raise ValueError("no such thing")
+
+
+def test_expected_error_is_logged_without_traceback(start_service, caplog):
+    from nameko.exceptions import RemoteError
+
+    service = start_service(Refusing, "identity")
+    with caplog.at_level(logging.WARNING, logger="nameko.containers"):
+        try:
+            service.refuse()
+        except RemoteError as error:
+            assert error.exc_type == "ValueError"
+        else:
+            raise AssertionError("the call was not refused")
+        wait_for(lambda: any(record.name == "nameko.containers" for record in caplog.records))
+
+    [record] = [record for record in caplog.records if record.name == "nameko.containers"]
+    assert record.levelno == logging.WARNING
+    assert "no such thing" in record.getMessage()
+    assert record.exc_info is None

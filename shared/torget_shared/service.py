@@ -13,6 +13,24 @@ from torget_shared.outbox import count_by_state, write_event
 log = logging.getLogger(__name__)
 
 
+class ExpectedErrorWithoutTraceback(logging.Filter):
+    """Logs a worker's expected exception, a refused client request, as one line without its traceback.
+
+    nameko logs an exception that the entrypoint lists as expected at
+    WARNING with the whole traceback; for a wrong id or a missing login the
+    traceback only buries the lines that matter.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("(expected) error handling worker"):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+logging.getLogger("nameko.containers").addFilter(ExpectedErrorWithoutTraceback())
+
+
 class CorrelationTracker(DependencyProvider):
     """Carries the caller's correlation id into the worker's log lines and onward calls.
 
