@@ -64,3 +64,12 @@ def test_document_served_under_public_url(make_app, monkeypatch):
     document = make_app().test_client().get("/api/openapi.json").get_json()
 
     assert document["servers"][0]["url"] == "https://torget.example.se/"
+
+
+def test_document_declares_the_bearer_token(client):
+    document = client.get("/api/openapi.json").get_json()
+
+    scheme = document["components"]["securitySchemes"]["bearerAuth"]
+    assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
+    # Optional at the gateway: the empty requirement lets a request without a token reach operations that need none.
+    assert document["security"] == [{"bearerAuth": []}, {}]

@@ -11,6 +11,7 @@ from flask import Request
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import UnsupportedMediaType
 
+from torget_gateway.config import BEARER_SCHEME
 from torget_gateway.errors import ErrorResponseSchema, check_no_lone_surrogate
 
 
@@ -34,6 +35,18 @@ class Blueprint(flask_smorest.Blueprint):
 class Api(flask_smorest.Api):
     # Documents every error response with the gateway's error body.
     ERROR_SCHEMA = ErrorResponseSchema
+
+    def __init__(self, app=None, **kwargs):
+        super().__init__(app, **kwargs)
+        self.spec.components.security_scheme(
+            BEARER_SCHEME,
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "JWT",
+                "description": "An ES256 access token from the identity service, verified against /identity/jwks.json",
+            },
+        )
 
     def _register_error_handlers(self):
         # torget_gateway.errors registers the handlers, because flask-smorest's

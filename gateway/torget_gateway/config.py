@@ -10,6 +10,8 @@ from importlib.metadata import version
 from torget_shared.config import Settings
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# The name of the bearer token scheme in the OpenAPI document.
+BEARER_SCHEME = "bearerAuth"
 DEFAULT_RPC_POOL_SIZE = 12
 DEFAULT_READINESS_TIMEOUT = 2.0
 
@@ -58,6 +60,9 @@ def config_from_env(environ=None) -> dict:
         "OPENAPI_JSON_PATH": "openapi.json",
         "API_SPEC_OPTIONS": {
             "servers": [{"url": environ.get("GATEWAY_PUBLIC_URL", "/"), "description": "Torget gateway"}],
+            # A token is optional at the gateway: an operation that needs a
+            # login answers 401 without one (see torget_gateway.api).
+            "security": [{BEARER_SCHEME: []}, {}],
             "info": {
                 "description": (
                     "The HTTP interface of Torget. Every failure returns the Error body; "
