@@ -11,13 +11,14 @@ import pytest
 
 from torget_messaging.testing import (
     GuardianSpec,
+    StaffSpec,
     account,
     call_as,
     deliveries,
     publish,
-    publish_people,
     rejection,
     set_up_household,
+    set_up_staff,
     smtp_recipients,
 )
 from torget_shared.testing.probe import wait_for
@@ -41,14 +42,17 @@ class School:
         self.other_child_id = elsewhere.child_person_id
         self.other_unit_id = elsewhere.unit_id
 
-        self.teacher = account(str(uuid.uuid4()), "staff")
-        self.principal = account(str(uuid.uuid4()), "staff")
-        self.hidden_teacher = account(str(uuid.uuid4()), "staff")
-        self.teacher_elsewhere = account(str(uuid.uuid4()), "staff")
-        directory_data.add_staff(self.teacher.person_id, self.unit_id, "Lärare", ("Lena", "Berg"))
-        directory_data.add_staff(self.principal.person_id, self.unit_id, "Rektor", ("Per", "Holm"))
-        directory_data.add_staff(self.hidden_teacher.person_id, self.unit_id, "Lärare", protected=True)
-        directory_data.add_staff(self.teacher_elsewhere.person_id, self.other_unit_id, "Lärare", ("Olle", "Ek"))
+        self.teacher, self.principal, self.hidden_teacher, self.teacher_elsewhere = set_up_staff(
+            amqp_uri,
+            database_url,
+            directory_data,
+            [
+                StaffSpec(self.unit_id, "Lärare", ("Lena", "Berg")),
+                StaffSpec(self.unit_id, "Rektor", ("Per", "Holm")),
+                StaffSpec(self.unit_id, "Lärare", ("Hemlig", "Person"), protected=True),
+                StaffSpec(self.other_unit_id, "Lärare", ("Olle", "Ek")),
+            ],
+        )
         directory_data.add_child(
             self.child_id,
             self.unit_id,
@@ -56,16 +60,6 @@ class School:
             protected_guardian_ids=(self.dolda.person_id,),
         )
         directory_data.add_child(self.other_child_id, self.other_unit_id, [self.erik.person_id])
-        publish_people(
-            amqp_uri,
-            database_url,
-            {
-                self.teacher.person_id: ("Lena", "Berg", False),
-                self.principal.person_id: ("Per", "Holm", False),
-                self.hidden_teacher.person_id: ("Hemlig", "Person", True),
-                self.teacher_elsewhere.person_id: ("Olle", "Ek", False),
-            },
-        )
 
     def guardian(self, spec: GuardianSpec):
         return account(spec.person_id, "guardian")

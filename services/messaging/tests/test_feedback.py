@@ -10,12 +10,13 @@ import pytest
 
 from torget_messaging.testing import (
     GuardianSpec,
+    StaffSpec,
     account,
     call_as,
     deliveries,
-    publish_people,
     rejection,
     set_up_household,
+    set_up_staff,
     smtp_recipients,
 )
 from torget_shared.testing.probe import wait_for
@@ -34,25 +35,19 @@ class School:
         self.unit_id = family.unit_id
         self.other_unit_id = elsewhere.unit_id
 
-        self.principal = account(str(uuid.uuid4()), "staff")
-        self.administrator = account(str(uuid.uuid4()), "staff")
-        self.teacher = account(str(uuid.uuid4()), "staff")
-        self.principal_elsewhere = account(str(uuid.uuid4()), "staff")
-        directory_data.add_staff(self.principal.person_id, self.unit_id, "Rektor", ("Per", "Holm"))
-        directory_data.add_staff(self.administrator.person_id, self.unit_id, "Skoladministratör", ("Ada", "Lund"))
-        directory_data.add_staff(self.teacher.person_id, self.unit_id, "Lärare", ("Lena", "Berg"))
-        directory_data.add_staff(self.principal_elsewhere.person_id, self.other_unit_id, "Rektor", ("Olle", "Ek"))
-        directory_data.add_child(family.child_person_id, self.unit_id, [self.karin.person_id])
-        directory_data.add_child(elsewhere.child_person_id, self.other_unit_id, [self.erik.person_id])
-        publish_people(
+        self.principal, self.administrator, self.teacher, self.principal_elsewhere = set_up_staff(
             amqp_uri,
             database_url,
-            {
-                self.principal.person_id: ("Per", "Holm", False),
-                self.administrator.person_id: ("Ada", "Lund", False),
-                self.teacher.person_id: ("Lena", "Berg", False),
-            },
+            directory_data,
+            [
+                StaffSpec(self.unit_id, "Rektor", ("Per", "Holm")),
+                StaffSpec(self.unit_id, "Skoladministratör", ("Ada", "Lund")),
+                StaffSpec(self.unit_id, "Lärare", ("Lena", "Berg")),
+                StaffSpec(self.other_unit_id, "Rektor", ("Olle", "Ek")),
+            ],
         )
+        directory_data.add_child(family.child_person_id, self.unit_id, [self.karin.person_id])
+        directory_data.add_child(elsewhere.child_person_id, self.other_unit_id, [self.erik.person_id])
 
     def guardian(self, spec: GuardianSpec):
         return account(spec.person_id, "guardian")

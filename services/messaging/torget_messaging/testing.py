@@ -221,6 +221,25 @@ def publish_people(amqp_uri: str, database_url: str, people: dict[str, tuple[str
         engine.dispose()
 
 
+@dataclass
+class StaffSpec:
+    """A staff member with one duty, as the directory lists them and as its person_changed event names them."""
+
+    unit_id: str
+    duty_role: str
+    name: tuple[str, str]
+    protected: bool = False
+    person_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+def set_up_staff(amqp_uri: str, database_url: str, directory_data, staff: list[StaffSpec]) -> list[Caller]:
+    """Give each staff member their duty in the stand-in directory and their name in messaging's read model; return their callers."""
+    for spec in staff:
+        directory_data.add_staff(spec.person_id, spec.unit_id, spec.duty_role, spec.name, protected=spec.protected)
+    publish_people(amqp_uri, database_url, {spec.person_id: (*spec.name, spec.protected) for spec in staff})
+    return [account(spec.person_id, "staff") for spec in staff]
+
+
 def absence_payload(household: Household, **overrides) -> dict:
     payload = {
         "registration_id": str(uuid.uuid4()),
