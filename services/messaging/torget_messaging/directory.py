@@ -14,6 +14,10 @@ from torget_messaging.errors import DirectoryUnavailable, NotFound
 log = logging.getLogger(__name__)
 
 
+class UnknownId(Exception):
+    """The school directory knows no object with the id a call named."""
+
+
 class Directory:
     """The school directory's RPC methods that messaging uses, with the directory's failures translated."""
 
@@ -22,53 +26,43 @@ class Directory:
         self.proxy = proxy
         self.timeout = timeout
 
-    def _call(self, method: str, *args):
+    def _call(self, method: str, *args, unknown_id_expected: bool = False):
+        """Call ``method`` and return its reply; raise DirectoryUnavailable when the call fails or times out.
+
+        With ``unknown_id_expected``, the directory's NotFound becomes
+        UnknownId for the caller to handle; otherwise it is a failure too.
+        """
         try:
             with eventlet.Timeout(self.timeout):
                 return getattr(self.proxy, method)(*args)
         except eventlet.Timeout as exc:
             log.warning("school directory call %s timed out after %.1f s", method, self.timeout)
             raise DirectoryUnavailable("directory_unavailable") from exc
+        except Exception as exc:
+            if unknown_id_expected and getattr(exc, "exc_type", None) == "NotFound":
+                raise UnknownId(method) from exc
+            log.warning("school directory call %s failed: %s", method, exc)
+            raise DirectoryUnavailable("directory_unavailable") from exc
 
     def staff_assignments(self, person_id: str) -> dict:
         """Return ``{"units": [{"unit_id", "duty_role", ...}], "groups": [{"group_id", "unit_id", ...}]}``."""
-        try:
-            return self._call("staff_assignments", person_id)
-        except DirectoryUnavailable:
-            raise
-        except Exception as exc:
-            log.warning("staff assignments could not be read from the school directory: %s", exc)
-            raise DirectoryUnavailable("directory_unavailable") from exc
+        return self._call("staff_assignments", person_id)
 
     def group_member_ids(self, group_id: str) -> list[str]:
         """Return the person ids of the group's current members; raise NotFound for an unknown group."""
         try:
-            group = self._call("group_members", group_id)
-        except DirectoryUnavailable:
-            raise
-        except Exception as exc:
-            if getattr(exc, "exc_type", None) == "NotFound":
-                raise NotFound("group_not_found", {"group_id": group_id}) from exc
-            log.warning("group members could not be read from the school directory: %s", exc)
-            raise DirectoryUnavailable("directory_unavailable") from exc
+            group = self._call("group_members", group_id, unknown_id_expected=True)
+        except UnknownId as exc:
+            raise NotFound("group_not_found", {"group_id": group_id}) from exc
         return [str(member["person_id"]) for member in group.get("members") or []]
-
-    def _guardian_children(self, guardian_person_id: str) -> list[dict]:
-        try:
-            return self._call("guardian_children", guardian_person_id)
-        except DirectoryUnavailable:
-            raise
-        except Exception as exc:
-            log.warning("a guardian's children could not be read from the school directory: %s", exc)
-            raise DirectoryUnavailable("directory_unavailable") from exc
 
     def custody_child_ids(self, guardian_person_id: str) -> set[str]:
         """Return the ids of the children in the guardian's custody."""
-        return {str(child["person_id"]) for child in self._guardian_children(guardian_person_id)}
+        return {str(child["person_id"]) for child in self._call("guardian_children", guardian_person_id)}
 
     def guardian_reach(self, guardian_person_id: str) -> tuple[set[str], set[str]]:
         """Return the (unit ids, group ids) of the guardian's children's current placements and groups."""
-        children = self._guardian_children(guardian_person_id)
+        children = self._call("guardian_children", guardian_person_id)
 
         unit_ids, group_ids = set(), set()
         for child in children:
@@ -80,24 +74,17 @@ class Directory:
     def child_context(self, child_person_id: str) -> dict | None:
         """Return the child's ``units``, ``groups`` and ``guardians`` with custody; None for an unknown child."""
         try:
-            return self._call("child_context", child_person_id)
-        except DirectoryUnavailable:
-            raise
-        except Exception as exc:
-            if getattr(exc, "exc_type", None) == "NotFound":
-                return None
-            log.warning("a child's context could not be read from the school directory: %s", exc)
-            raise DirectoryUnavailable("directory_unavailable") from exc
+            return self._call("child_context", child_person_id, unknown_id_expected=True)
+        except UnknownId:
+            return None
 
     def unit_staff(self, unit_id: str) -> list[dict]:
-        """Return the staff with a current duty at the unit: ``[{"person_id", "given_name", "family_name", "protected_identity", "duty_roles"}]``."""
-        try:
-            return self._call("unit_staff", unit_id)
-        except DirectoryUnavailable:
-            raise
-        except Exception as exc:
-            log.warning("the staff of a unit could not be read from the school directory: %s", exc)
-            raise DirectoryUnavailable("directory_unavailable") from exc
+        """Return the staff with a current duty at the unit.
+
+        Each entry has ``person_id``, ``given_name``, ``family_name``,
+        ``protected_identity`` and ``duty_roles``.
+        """
+        return self._call("unit_staff", unit_id)
 
 
 def child_unit_ids(context: dict) -> set[str]:
