@@ -24,14 +24,9 @@ from sqlalchemy.orm import Session
 from torget_messaging import ledger, read_model
 from torget_messaging.errors import Conflict, InvalidRequest, NotFound
 from torget_messaging.models import announcement, announcement_read, announcement_translation
-from torget_messaging.notices import email_fields
-from torget_messaging.texts import (
-    DEFAULT_LANGUAGE,
-    NoticeTexts,
-    PersonalIdentityNumberInText,
-    check_no_personal_identity_number,
-    normalize_language,
-)
+from torget_messaging.notices import add_email_notice
+from torget_messaging.texts import DEFAULT_LANGUAGE, NoticeTexts, normalize_language
+from torget_messaging.validation import text
 from torget_shared.db import utcnow
 
 log = logging.getLogger(__name__)
@@ -62,19 +57,6 @@ class Draft:
     translations: dict[str, tuple[str, str]]
 
 
-def _text(value, field: str, max_length: int) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidRequest("field_required", {"field": field})
-    value = value.strip()
-    if len(value) > max_length:
-        raise InvalidRequest("field_too_long", {"field": field, "max_length": max_length})
-    try:
-        check_no_personal_identity_number(value)
-    except PersonalIdentityNumberInText:
-        raise InvalidRequest("personal_identity_number_in_text", {"field": field}) from None
-    return value
-
-
 def validate_draft(unit_id, audience, group_id, title, body, translations) -> Draft:
     """Return the checked announcement; raise InvalidRequest naming the first invalid field."""
     if not isinstance(unit_id, str) or not unit_id:
@@ -97,16 +79,16 @@ def validate_draft(unit_id, audience, group_id, title, body, translations) -> Dr
             # The title and body are the Swedish text; a second one would never be shown.
             raise InvalidRequest("swedish_translation", {"field": f"translations.{language}"})
         checked[code] = (
-            _text(translation.get("title"), f"translations.{language}.title", TITLE_MAX_LENGTH),
-            _text(translation.get("body"), f"translations.{language}.body", BODY_MAX_LENGTH),
+            text(translation.get("title"), f"translations.{language}.title", TITLE_MAX_LENGTH),
+            text(translation.get("body"), f"translations.{language}.body", BODY_MAX_LENGTH),
         )
 
     return Draft(
         unit_id=unit_id,
         audience=audience,
         group_id=group_id,
-        title=_text(title, "title", TITLE_MAX_LENGTH),
-        body=_text(body, "body", BODY_MAX_LENGTH),
+        title=text(title, "title", TITLE_MAX_LENGTH),
+        body=text(body, "body", BODY_MAX_LENGTH),
         translations=checked,
     )
 
@@ -182,28 +164,18 @@ def _localized(draft: Draft, language: str) -> tuple[str, str]:
 
 
 def _add_email(session, announcement_id, draft, guardian, texts, public_url) -> str | None:
-    common = {
-        # The ledger's key: one e-mail per (announcement, guardian).
-        "event_id": announcement_id,
-        "recipient": guardian.person_id,
-        "channel": ledger.EMAIL,
-        "kind": ledger.ANNOUNCEMENT_NOTICE,
-        "recipient_protected": guardian.protected_identity,
-        "language": texts.resolve_language(guardian.language),
-    }
-    reason = None
-    if not guardian.email:
-        reason = NO_EMAIL
-    elif not guardian.email_enabled:
-        reason = EMAIL_TURNED_OFF
-    if reason is not None:
-        ledger.add_delivery(session, state=ledger.SKIPPED, last_error=reason, **common)
-        return None
-
     title, body = _localized(draft, guardian.language)
     context = {"title": title, "body": body, "announcement_url": f"{public_url}/announcements/{announcement_id}"}
-    return ledger.add_delivery(
-        session, address=guardian.email, **email_fields(texts, ledger.ANNOUNCEMENT_NOTICE, common["language"], context), **common
+    # The ledger's key: one e-mail per (announcement, guardian).
+    return add_email_notice(
+        session,
+        texts,
+        ledger.ANNOUNCEMENT_NOTICE,
+        announcement_id,
+        guardian,
+        context,
+        no_address=NO_EMAIL,
+        turned_off=EMAIL_TURNED_OFF,
     )
 
 

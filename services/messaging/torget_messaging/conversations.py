@@ -1,8 +1,8 @@
 """Conversations: threads about one child between guardians and staff.
 
 A conversation belongs to a child and to a unit where the child is placed.
-A guardian with custody starts one with staff who have a duty at that unit;
-staff start one with the child's guardians, and may add colleagues of the
+A guardian with custody starts one with staff who have a duty at that unit.
+Staff start one with the child's guardians and may add colleagues of the
 unit. Only the participants read and write it, and anyone else gets the
 same "not found" as for an id that does not exist.
 
@@ -27,7 +27,8 @@ from torget_messaging import ledger, read_model
 from torget_messaging.errors import Conflict, InvalidRequest, NotFound
 from torget_messaging.models import conversation, conversation_message, conversation_participant
 from torget_messaging.notices import add_email_notice
-from torget_messaging.texts import NoticeTexts, PersonalIdentityNumberInText, check_no_personal_identity_number
+from torget_messaging.texts import NoticeTexts
+from torget_messaging.validation import text
 from torget_shared.db import utcnow
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ MESSAGES_MAX = 500
 
 @dataclass(frozen=True)
 class Scope:
-    """What a person may see now: the children in their custody and the units where they have a duty.
+    """The children in a person's custody and the units of their duties, which decide what they may see now.
 
     A participant keeps a conversation only while the reason they joined it
     holds: a guardian while they have custody of the child, staff while they
@@ -72,39 +73,6 @@ class Opening:
     subject: str
     body: str
     recipient_person_ids: tuple[str, ...]
-
-
-def text(value, field: str, max_length: int) -> str:
-    """Return the trimmed text; raise InvalidRequest naming ``field`` when it is empty, too long or holds a personal identity number."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidRequest("field_required", {"field": field})
-    value = value.strip()
-    if "\x00" in value:
-        # PostgreSQL cannot store U+0000 in a text column.
-        raise InvalidRequest("nul_character", {"field": field})
-    if len(value) > max_length:
-        raise InvalidRequest("field_too_long", {"field": field, "max_length": max_length})
-    try:
-        check_no_personal_identity_number(value)
-    except PersonalIdentityNumberInText:
-        raise InvalidRequest("personal_identity_number_in_text", {"field": field}) from None
-    return value
-
-
-def check_id(value, field: str) -> str:
-    """Return ``value`` as a canonical UUID string, or raise InvalidRequest naming ``field``."""
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        raise InvalidRequest("invalid_id", {"field": field}) from None
-
-
-def existing_id(value, not_found: NotFound) -> str:
-    """Return ``value`` as a canonical UUID string; raise ``not_found`` for anything else, as for an unknown id."""
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        raise not_found from None
 
 
 def _required_id(value, field: str) -> str:
@@ -385,7 +353,7 @@ def conversations_of(session: Session, person_id: str, scope: Scope, limit: int 
 
 
 def conversation_view(session: Session, conversation_id: str, person_id: str, scope: Scope) -> dict:
-    """Return a conversation with its messages, oldest first, as the participant sees it; NotFound for anyone else."""
+    """Return a conversation with its messages, oldest first, as shown to the participant; raise NotFound for anyone else."""
     row = _membership(session, conversation_id, person_id, scope)
 
     participants = _participants(session, [conversation_id]).get(conversation_id, [])
@@ -430,8 +398,8 @@ def notify_guardians(
     """Store an e-mail notice of a new message to each guardian of the conversation but the author; return those to send.
 
     The e-mail links to the conversation but carries neither the message
-    nor the subject: both are written by people and may say something
-    about a child, and e-mail leaves Torget. The ledger's key is
+    nor the subject, because both are written by people and may concern a
+    child, and e-mail leaves Torget. The ledger's key is
     (message id, guardian, ``email``), so a retried reply sends nothing twice.
     """
     guardian_ids = session.execute(

@@ -17,11 +17,12 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from torget_messaging import ledger, read_model
-from torget_messaging.conversations import BODY_MAX_LENGTH, SUBJECT_MAX_LENGTH, text
+from torget_messaging.conversations import BODY_MAX_LENGTH, SUBJECT_MAX_LENGTH
 from torget_messaging.errors import Conflict, InvalidRequest, NotFound
 from torget_messaging.models import feedback, feedback_answer
 from torget_messaging.notices import add_email_notice
 from torget_messaging.texts import NoticeTexts
+from torget_messaging.validation import text
 from torget_shared.db import utcnow
 
 log = logging.getLogger(__name__)
@@ -222,7 +223,7 @@ def answer(
 
 
 def _add_email(session: Session, row, answer_id: str, texts: NoticeTexts, public_url: str) -> str | None:
-    # The link only: the subject may say something about a child, and e-mail leaves Torget.
+    # The link only, because the subject may concern a child and e-mail leaves Torget.
     context = {"feedback_url": f"{public_url}/feedback/{row.feedback_id}"}
     recipient = read_model.contact_of(session, row.author_person_id)
     # One e-mail per answer.

@@ -206,12 +206,21 @@ NO_VERIFIED_EMAIL = "the recipient has no verified e-mail address"
 EMAIL_NOTICES_OFF = "the recipient turned e-mail notices off"
 
 
-def add_email_notice(session: Session, texts: NoticeTexts, kind: str, event_id: str, recipient, context: dict) -> str | None:
+def add_email_notice(
+    session: Session,
+    texts: NoticeTexts,
+    kind: str,
+    event_id: str,
+    recipient,
+    context: dict,
+    no_address: str = NO_VERIFIED_EMAIL,
+    turned_off: str = EMAIL_NOTICES_OFF,
+) -> str | None:
     """Store one e-mail of ``kind`` to ``recipient`` (a read_model.Guardian) in their language; return its delivery id.
 
     The ledger's key is (``event_id``, recipient, ``email``). A recipient
-    with no address or with e-mail notices off gets a ``skipped`` row that
-    says why, and None is returned.
+    with no address or with e-mail notices off gets a ``skipped`` row whose
+    error is ``no_address`` or ``turned_off``, and None is returned.
     """
     common = {
         "event_id": event_id,
@@ -221,10 +230,15 @@ def add_email_notice(session: Session, texts: NoticeTexts, kind: str, event_id: 
         "recipient_protected": recipient.protected_identity,
         "language": texts.resolve_language(recipient.language),
     }
-    reason = NO_VERIFIED_EMAIL if not recipient.email else EMAIL_NOTICES_OFF if not recipient.email_enabled else None
+    reason = None
+    if not recipient.email:
+        reason = no_address
+    elif not recipient.email_enabled:
+        reason = turned_off
     if reason is not None:
         ledger.add_delivery(session, state=ledger.SKIPPED, last_error=reason, **common)
         return None
+
     fields = email_fields(texts, kind, common["language"], context)
     return ledger.add_delivery(session, address=recipient.email, **fields, **common)
 

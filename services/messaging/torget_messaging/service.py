@@ -23,7 +23,7 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import Timer
 
-from torget_messaging import announcements, conversations, feedback, ledger, notices, read_model, views
+from torget_messaging import announcements, conversations, feedback, ledger, notices, read_model, validation, views
 from torget_messaging.directory import Directory, child_unit_ids
 from torget_messaging.dispatcher import Dispatcher, Providers
 from torget_messaging.errors import Forbidden, InvalidRequest, MessagingError, NotFound, Unauthenticated
@@ -343,7 +343,7 @@ class MessagingService(ServiceBase):
         gets the first conversation back.
         """
         opening = conversations.validate_opening(child_person_id, unit_id, subject, body, recipient_person_ids)
-        conversation_id = conversations.check_id(conversation_id or uuid.uuid4(), "conversation_id")
+        conversation_id = validation.check_id(conversation_id or uuid.uuid4(), "conversation_id")
         person_id, context, role, unit_ids = self._child_relation(opening.child_person_id)
         if opening.unit_id not in unit_ids:
             if role == conversations.GUARDIAN:
@@ -426,7 +426,7 @@ class MessagingService(ServiceBase):
 
     @staticmethod
     def _conversation_uuid(conversation_id) -> str:
-        return conversations.existing_id(conversation_id, NotFound("conversation_not_found", {"conversation_id": str(conversation_id)}))
+        return validation.existing_id(conversation_id, NotFound("conversation_not_found", {"conversation_id": str(conversation_id)}))
 
     @rpc(expected_exceptions=MessagingError)
     def list_my_conversations(self, limit: int = 50) -> dict:
@@ -452,8 +452,8 @@ class MessagingService(ServiceBase):
     def reply_to_conversation(self, conversation_id: str, body: str, message_id: str | None = None) -> dict:
         """Add the caller's message to a conversation; a repeated ``message_id`` adds nothing."""
         conversation_id = self._conversation_uuid(conversation_id)
-        body = conversations.text(body, "body", conversations.BODY_MAX_LENGTH)
-        message_id = conversations.check_id(message_id or uuid.uuid4(), "message_id")
+        body = validation.text(body, "body", conversations.BODY_MAX_LENGTH)
+        message_id = validation.check_id(message_id or uuid.uuid4(), "message_id")
         person_id = self._account_person_id()
         scope = self._scope()
         to_send: list[str] = []
@@ -483,7 +483,7 @@ class MessagingService(ServiceBase):
     ) -> dict:
         """Send a suggestion or complaint to the administration of a unit of the caller's own."""
         checked = feedback.validate(kind, subject, body, anonymous)
-        feedback_id = conversations.check_id(feedback_id or uuid.uuid4(), "feedback_id")
+        feedback_id = validation.check_id(feedback_id or uuid.uuid4(), "feedback_id")
         person_id = self._account_person_id()
         role = self._role_at_unit(person_id, unit_id)
         with self.db.transaction() as session:
@@ -518,9 +518,9 @@ class MessagingService(ServiceBase):
     @rpc(expected_exceptions=MessagingError)
     def answer_feedback(self, feedback_id: str, body: str, answer_id: str | None = None) -> dict:
         """Answer feedback sent to a unit where the caller is in the administration; the sender gets an e-mail."""
-        body = conversations.text(body, "body", conversations.BODY_MAX_LENGTH)
-        answer_id = conversations.check_id(answer_id or uuid.uuid4(), "answer_id")
-        feedback_id = conversations.existing_id(feedback_id, NotFound("feedback_not_found", {"feedback_id": str(feedback_id)}))
+        body = validation.text(body, "body", conversations.BODY_MAX_LENGTH)
+        answer_id = validation.check_id(answer_id or uuid.uuid4(), "answer_id")
+        feedback_id = validation.existing_id(feedback_id, NotFound("feedback_not_found", {"feedback_id": str(feedback_id)}))
         person_id = self._account_person_id()
         with self.db.transaction() as session:
             unit_id = feedback.unit_of(session, feedback_id)
