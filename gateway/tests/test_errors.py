@@ -324,7 +324,7 @@ def test_service_exception_gives_500(client, probe_service):
 
 
 def test_nul_in_path_is_404_before_any_service(client):
-    # The messaging service is not running here: a 404 shows the gateway answered by itself.
+    # The messaging service is not running here, so a 404 shows that the gateway replied by itself.
     response = client.get("/messaging/units/%00/feedback", headers={"Accept-Language": "en"})
 
     assert response.status_code == 404
@@ -339,7 +339,7 @@ def test_nul_in_path_is_404_before_any_service(client):
         ('{"tags": ["ok", "\\ud83d"]}', "tags.1"),
     ],
 )
-def test_half_a_surrogate_pair_is_400_naming_the_field(client, body, field):
+def test_lone_surrogate_rejected_naming_field(client, body, field):
     response = client.post("/test/echo", data=body, content_type="application/json", headers={"Accept-Language": "en"})
 
     assert response.status_code == 400
@@ -348,7 +348,7 @@ def test_half_a_surrogate_pair_is_400_naming_the_field(client, body, field):
     assert field in response.json["error"]["message"]
 
 
-def test_a_whole_surrogate_pair_is_a_character(client):
+def test_surrogate_pair_accepted(client):
     response = client.post("/test/echo", data='{"name": "Ada \\ud83d\\ude00"}', content_type="application/json")
 
     assert response.status_code == 200

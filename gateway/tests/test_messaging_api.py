@@ -879,7 +879,7 @@ def test_invalid_conversation_names_field(talk, signer, change, field, messages)
     assert client.get("/messaging/conversations", headers=signer.bearer(school.karin.person_id, "guardian")).json["conversations"] == []
 
 
-def test_outsiders_get_404_for_real_and_made_up_conversations(talk, signer):
+def test_conversation_hidden_from_outsiders(talk, signer):
     client, school = talk
     started = client.post(
         "/messaging/conversations",

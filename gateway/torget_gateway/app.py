@@ -21,8 +21,8 @@ def reject_oversized_body() -> None:
 
 
 def reject_nul_in_path() -> None:
-    # No id contains U+0000, and PostgreSQL refuses it in a query with an
-    # error, so a path with one names nothing: answer 404 before any service is asked.
+    # No id contains U+0000, and PostgreSQL rejects it in a query, so a path
+    # with one names nothing. The gateway returns 404 without calling a service.
     if "\x00" in request.path:
         raise NotFound()
 

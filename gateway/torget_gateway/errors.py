@@ -89,7 +89,7 @@ class LoneSurrogateError(json.JSONDecodeError):
 
 
 def check_no_lone_surrogate(document: str, value) -> None:
-    """Raise LoneSurrogateError naming the first key or string of ``value`` that holds half of a surrogate pair."""
+    """Raise LoneSurrogateError naming the first key or string of ``value`` that contains half of a surrogate pair."""
     stack = [("", value)]
     while stack:
         path, item = stack.pop()

@@ -59,7 +59,7 @@ def test_utc_datetime_round_trip_on_sqlite(tmp_path):
     engine.dispose()
 
 
-def test_green_threads_share_a_sqlite_file_without_lock_errors(tmp_path):
+def test_sqlite_green_threads_take_turns(tmp_path):
     """A green thread that yields inside a write transaction holds up the others, but none fails with "database is locked".
 
     With one connection per green thread, the second writer would wait

@@ -17,7 +17,7 @@ class ExpectedErrorWithoutTraceback(logging.Filter):
     """Logs a worker's expected exception, a refused client request, as one line without its traceback.
 
     nameko logs an exception that the entrypoint lists as expected at
-    WARNING with the whole traceback; for a wrong id or a missing login the
+    WARNING with the whole traceback. For a wrong id or a missing login the
     traceback only buries the lines that matter.
     """
 

@@ -517,12 +517,14 @@ class Journey:
         return self.record
 
     def converse(self) -> None:
-        """The first guardian writes to the teacher about the child, and the teacher answers."""
+        """Have the first guardian write to the teacher about the child, and the teacher reply."""
         family, guardian = self.family, self.guardians[0]
         self.say(f"7. {guardian.person.name} writes to {family.teacher.name} about {family.child.given_name}")
+
         contacts = guardian.session.get(f"/messaging/children/{family.child.person_id}/conversation-contacts")
         staff = [member for unit in contacts["units"] for member in unit["staff"]]
         self.say(f"  the guardian may write to {len(staff)} staff of {family.unit_name}")
+
         mails_before = len(self.gateway.mails(guardian.email))
         started = guardian.session.post(
             "/messaging/conversations",
@@ -535,11 +537,13 @@ class Journey:
             },
             201,
         )
+
         inbox = self.teacher.get("/messaging/conversations")
         self.say(f"  the teacher has {inbox['unread_messages']} unread message in {inbox['unread_conversations']} conversation")
         self.teacher.post(
             f"/messaging/conversations/{started['conversation_id']}/messages", {"body": "Ja, inneskor och handduk."}, 201
         )
+
         mails = wait_for(
             lambda: self.gateway.mails(guardian.email)[mails_before:], 30, f"the message e-mail to {guardian.email}"
         )

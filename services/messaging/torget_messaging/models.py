@@ -237,7 +237,7 @@ feedback = Table(
     Column("author_person_id", String(64), nullable=False),
     # guardian or staff: the role the author wrote in.
     Column("author_role", String(16), nullable=False),
-    # The administration sees no author of an anonymous one.
+    # Anonymous feedback shows the administration no author.
     Column("anonymous", Boolean, nullable=False),
     # suggestion, complaint or other
     Column("kind", String(16), nullable=False),

@@ -188,7 +188,7 @@ def sms_notices_enabled(session: Session, unit_id: str) -> bool:
 
 
 def feature_enabled(session: Session, unit_id: str, feature: str) -> bool:
-    """Return whether the unit has ``announcements`` or ``conversations`` on; on while the directory has not said."""
+    """Return whether the unit has ``announcements`` or ``conversations`` on; on while the directory has sent no switches for the unit."""
     enabled = session.execute(select(unit_feature.c[feature]).where(unit_feature.c.unit_id == unit_id)).scalar_one_or_none()
     return True if enabled is None else enabled
 
@@ -202,7 +202,7 @@ def person_names(session: Session, person_ids: list[str]) -> dict[str, tuple[str
 
 
 def display_people(session: Session, person_ids: list[str]) -> dict[str, tuple[str | None, str | None, bool]]:
-    """Return {person id: (given name, family name, protected identity)}, protected when either source says so.
+    """Return {person id: (given name, family name, protected identity)}, protected when either source marks it.
 
     The directory marks protection on the person, identity on the account;
     a person known only from their account has no name here.
